@@ -1,0 +1,561 @@
+//! Names from the OpenTelemetry semantic conventions that AITrace emits.
+//!
+//! The `gen_ai.*` constants in `opentelemetry-semantic-conventions` are deprecated (the
+//! GenAI conventions moved to their own repository, which has no Rust crate), so the
+//! names live here, each with the meaning it has in the conventions (semconv ~v1.41).
+//!
+//! ```
+//! use aitrace_core::conventions::{self, Operation, Provider};
+//!
+//! assert_eq!(conventions::inference_span_name(Operation::Chat, Some("gpt-4o")), "chat gpt-4o");
+//! assert_eq!(conventions::tool_span_name("get_weather"), "execute_tool get_weather");
+//! assert_eq!(conventions::agent_span_name(Some("planner")), "invoke_agent planner");
+//! assert_eq!(Provider::from_name("anthropic"), Provider::Anthropic);
+//! assert_eq!(Provider::Gemini.as_str(), "gcp.gemini");
+//! ```
+
+use std::borrow::Cow;
+use std::fmt;
+
+// ---------------------------------------------------------------------------------
+// GenAI span attributes
+// ---------------------------------------------------------------------------------
+
+/// The operation requested: `chat`, `embeddings`, `execute_tool`, ...
+pub const GEN_AI_OPERATION_NAME: &str = "gen_ai.operation.name";
+/// The GenAI provider as identified by the client instrumentation (`openai`, ...).
+pub const GEN_AI_PROVIDER_NAME: &str = "gen_ai.provider.name";
+/// Legacy name of [`GEN_AI_PROVIDER_NAME`], emitted only when legacy names are on.
+pub const GEN_AI_SYSTEM: &str = "gen_ai.system";
+/// The model a request asked for.
+pub const GEN_AI_REQUEST_MODEL: &str = "gen_ai.request.model";
+/// Maximum number of tokens the model may generate.
+pub const GEN_AI_REQUEST_MAX_TOKENS: &str = "gen_ai.request.max_tokens";
+/// Sampling temperature.
+pub const GEN_AI_REQUEST_TEMPERATURE: &str = "gen_ai.request.temperature";
+/// Nucleus sampling parameter.
+pub const GEN_AI_REQUEST_TOP_P: &str = "gen_ai.request.top_p";
+/// Top-k sampling parameter.
+pub const GEN_AI_REQUEST_TOP_K: &str = "gen_ai.request.top_k";
+/// Sequences that stop generation (string array).
+pub const GEN_AI_REQUEST_STOP_SEQUENCES: &str = "gen_ai.request.stop_sequences";
+/// Seed for reproducible sampling.
+pub const GEN_AI_REQUEST_SEED: &str = "gen_ai.request.seed";
+/// Frequency penalty.
+pub const GEN_AI_REQUEST_FREQUENCY_PENALTY: &str = "gen_ai.request.frequency_penalty";
+/// Presence penalty.
+pub const GEN_AI_REQUEST_PRESENCE_PENALTY: &str = "gen_ai.request.presence_penalty";
+/// Number of candidate completions requested (`n`).
+pub const GEN_AI_REQUEST_CHOICE_COUNT: &str = "gen_ai.request.choice.count";
+/// Whether the response was requested as a stream.
+pub const GEN_AI_REQUEST_STREAM: &str = "gen_ai.request.stream";
+/// Number of dimensions requested of an embedding.
+pub const GEN_AI_EMBEDDINGS_DIMENSION_COUNT: &str = "gen_ai.embeddings.dimension.count";
+/// The id the provider gave the response.
+pub const GEN_AI_RESPONSE_ID: &str = "gen_ai.response.id";
+/// The model that actually answered.
+pub const GEN_AI_RESPONSE_MODEL: &str = "gen_ai.response.model";
+/// Why generation stopped, one entry per choice (string array).
+pub const GEN_AI_RESPONSE_FINISH_REASONS: &str = "gen_ai.response.finish_reasons";
+/// Seconds from the request to the first chunk of a streamed response.
+pub const GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK: &str = "gen_ai.response.time_to_first_chunk";
+/// Input (prompt) tokens, cached tokens included.
+pub const GEN_AI_USAGE_INPUT_TOKENS: &str = "gen_ai.usage.input_tokens";
+/// Output (completion) tokens, reasoning tokens included.
+pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
+/// Input tokens served from the provider's cache.
+pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
+/// Input tokens written to the provider's cache.
+pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
+    "gen_ai.usage.cache_creation.input_tokens";
+/// Output tokens spent on reasoning.
+pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.output_tokens";
+/// Legacy name of [`GEN_AI_USAGE_INPUT_TOKENS`].
+pub const GEN_AI_USAGE_PROMPT_TOKENS: &str = "gen_ai.usage.prompt_tokens";
+/// Legacy name of [`GEN_AI_USAGE_OUTPUT_TOKENS`].
+pub const GEN_AI_USAGE_COMPLETION_TOKENS: &str = "gen_ai.usage.completion_tokens";
+/// Cost of the call (or run) in USD. Not a semconv name: the one OpenLIT and Langfuse read.
+pub const GEN_AI_USAGE_COST: &str = "gen_ai.usage.cost";
+/// Why no cost was recorded (AITrace marker, e.g. `unknown_model`, `usage_unknown`).
+pub const AITRACE_COST_UNAVAILABLE: &str = "aitrace.cost.unavailable";
+/// Set to `false` when the response carried no usage (AITrace marker).
+pub const AITRACE_USAGE_KNOWN: &str = "aitrace.usage.known";
+/// Id of the conversation (session, thread) the call belongs to.
+pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
+/// Requested output type (`text`, `json`, `image`, `speech`).
+pub const GEN_AI_OUTPUT_TYPE: &str = "gen_ai.output.type";
+/// Captured input messages (JSON, opt-in).
+pub const GEN_AI_INPUT_MESSAGES: &str = "gen_ai.input.messages";
+/// Captured output messages (JSON, opt-in).
+pub const GEN_AI_OUTPUT_MESSAGES: &str = "gen_ai.output.messages";
+/// Captured system instructions (JSON, opt-in).
+pub const GEN_AI_SYSTEM_INSTRUCTIONS: &str = "gen_ai.system_instructions";
+
+/// Name of the tool being executed.
+pub const GEN_AI_TOOL_NAME: &str = "gen_ai.tool.name";
+/// Id of the tool call the model asked for.
+pub const GEN_AI_TOOL_CALL_ID: &str = "gen_ai.tool.call.id";
+/// Kind of tool: `function`, `extension` or `datastore`.
+pub const GEN_AI_TOOL_TYPE: &str = "gen_ai.tool.type";
+/// Description of the tool.
+pub const GEN_AI_TOOL_DESCRIPTION: &str = "gen_ai.tool.description";
+/// Arguments of the tool call (JSON, opt-in).
+pub const GEN_AI_TOOL_CALL_ARGUMENTS: &str = "gen_ai.tool.call.arguments";
+/// Result of the tool call (JSON, opt-in).
+pub const GEN_AI_TOOL_CALL_RESULT: &str = "gen_ai.tool.call.result";
+
+/// Unique id of the agent.
+pub const GEN_AI_AGENT_ID: &str = "gen_ai.agent.id";
+/// Human-readable name of the agent.
+pub const GEN_AI_AGENT_NAME: &str = "gen_ai.agent.name";
+/// Description of the agent.
+pub const GEN_AI_AGENT_DESCRIPTION: &str = "gen_ai.agent.description";
+/// Version of the agent.
+pub const GEN_AI_AGENT_VERSION: &str = "gen_ai.agent.version";
+/// Name of a workflow (multi-agent or multi-step pipeline).
+pub const GEN_AI_WORKFLOW_NAME: &str = "gen_ai.workflow.name";
+/// Number of LLM calls made in an agent run (AITrace run total).
+pub const AITRACE_RUN_LLM_CALLS: &str = "aitrace.run.llm_calls";
+/// Number of tool calls made in an agent run (AITrace run total).
+pub const AITRACE_RUN_TOOL_CALLS: &str = "aitrace.run.tool_calls";
+
+/// Type of token in the token usage metric: `input` or `output`.
+pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";
+
+// ---------------------------------------------------------------------------------
+// General and HTTP attributes
+// ---------------------------------------------------------------------------------
+
+/// Class of error the operation ended with (`_OTHER` when none fits).
+pub const ERROR_TYPE: &str = "error.type";
+/// Fallback value of [`ERROR_TYPE`].
+pub const ERROR_TYPE_OTHER: &str = "_OTHER";
+/// Host name of the server.
+pub const SERVER_ADDRESS: &str = "server.address";
+/// Port of the server.
+pub const SERVER_PORT: &str = "server.port";
+/// HTTP request method.
+pub const HTTP_REQUEST_METHOD: &str = "http.request.method";
+/// Original method when it was not a known one.
+pub const HTTP_REQUEST_METHOD_ORIGINAL: &str = "http.request.method_original";
+/// HTTP response status code.
+pub const HTTP_RESPONSE_STATUS_CODE: &str = "http.response.status_code";
+/// How many times the request was re-sent (retries, redirects).
+pub const HTTP_REQUEST_RESEND_COUNT: &str = "http.request.resend_count";
+/// The matched route template (`/users/{id}`).
+pub const HTTP_ROUTE: &str = "http.route";
+/// Full request URL, credentials and secret query values redacted.
+pub const URL_FULL: &str = "url.full";
+/// URL template of a client request, when the caller gives one.
+pub const URL_TEMPLATE: &str = "url.template";
+/// Path of the request URL.
+pub const URL_PATH: &str = "url.path";
+/// Query string of the request URL.
+pub const URL_QUERY: &str = "url.query";
+/// Scheme of the request URL.
+pub const URL_SCHEME: &str = "url.scheme";
+/// The User-Agent header.
+pub const USER_AGENT_ORIGINAL: &str = "user_agent.original";
+/// Address of the client.
+pub const CLIENT_ADDRESS: &str = "client.address";
+/// Protocol version (`1.1`, `2`).
+pub const NETWORK_PROTOCOL_VERSION: &str = "network.protocol.version";
+
+// ---------------------------------------------------------------------------------
+// Metrics
+// ---------------------------------------------------------------------------------
+
+/// Histogram of GenAI operation durations, in seconds.
+pub const METRIC_OPERATION_DURATION: &str = "gen_ai.client.operation.duration";
+/// Histogram of tokens used per operation, split by [`GEN_AI_TOKEN_TYPE`].
+pub const METRIC_TOKEN_USAGE: &str = "gen_ai.client.token.usage";
+/// Histogram of time to first chunk of streamed responses, in seconds.
+pub const METRIC_TIME_TO_FIRST_CHUNK: &str = "gen_ai.client.operation.time_to_first_chunk";
+/// Counter of cost in USD (AITrace).
+pub const METRIC_COST: &str = "aitrace.gen_ai.client.cost";
+
+/// Explicit bucket boundaries (seconds) the GenAI conventions give for durations.
+pub const DURATION_BUCKETS: &[f64] = &[
+    0.01, 0.02, 0.04, 0.08, 0.16, 0.32, 0.64, 1.28, 2.56, 5.12, 10.24, 20.48, 40.96, 81.92,
+];
+/// Explicit bucket boundaries the GenAI conventions give for token counts.
+pub const TOKEN_BUCKETS: &[f64] = &[
+    1.0, 4.0, 16.0, 64.0, 256.0, 1024.0, 4096.0, 16384.0, 65536.0, 262144.0, 1048576.0, 4194304.0,
+    16777216.0, 67108864.0,
+];
+
+// ---------------------------------------------------------------------------------
+// OpenInference (Arize Phoenix) attributes, emitted only on request
+// ---------------------------------------------------------------------------------
+
+/// OpenInference span kind (`LLM`, `TOOL`, `AGENT`, `CHAIN`).
+pub const OPENINFERENCE_SPAN_KIND: &str = "openinference.span.kind";
+/// OpenInference model name.
+pub const LLM_MODEL_NAME: &str = "llm.model_name";
+/// OpenInference provider.
+pub const LLM_PROVIDER: &str = "llm.provider";
+/// OpenInference prompt token count.
+pub const LLM_TOKEN_COUNT_PROMPT: &str = "llm.token_count.prompt";
+/// OpenInference completion token count.
+pub const LLM_TOKEN_COUNT_COMPLETION: &str = "llm.token_count.completion";
+/// OpenInference total token count.
+pub const LLM_TOKEN_COUNT_TOTAL: &str = "llm.token_count.total";
+/// OpenInference tool name.
+pub const TOOL_NAME: &str = "tool.name";
+
+/// Tracing target under which all AITrace spans and events are emitted, so users can
+/// filter them (`aitrace=info`).
+pub const TRACING_TARGET: &str = "aitrace";
+
+/// The GenAI operation a span describes (`gen_ai.operation.name`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Operation {
+    /// Chat completion (OpenAI chat, Anthropic messages, Responses API).
+    Chat,
+    /// Legacy text completion.
+    TextCompletion,
+    /// Gemini `generateContent`-style multimodal generation.
+    GenerateContent,
+    /// Embeddings.
+    Embeddings,
+    /// Creating an agent.
+    CreateAgent,
+    /// An agent run.
+    InvokeAgent,
+    /// A workflow run.
+    InvokeWorkflow,
+    /// A tool execution.
+    ExecuteTool,
+}
+
+impl Operation {
+    /// The `gen_ai.operation.name` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Operation::Chat => "chat",
+            Operation::TextCompletion => "text_completion",
+            Operation::GenerateContent => "generate_content",
+            Operation::Embeddings => "embeddings",
+            Operation::CreateAgent => "create_agent",
+            Operation::InvokeAgent => "invoke_agent",
+            Operation::InvokeWorkflow => "invoke_workflow",
+            Operation::ExecuteTool => "execute_tool",
+        }
+    }
+}
+
+impl fmt::Display for Operation {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// A GenAI provider (`gen_ai.provider.name`), with the well-known values of the
+/// conventions and a free-form variant for anything else.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Provider {
+    /// `openai`
+    OpenAi,
+    /// `anthropic`
+    Anthropic,
+    /// `gcp.gemini` (Gemini API, AI Studio)
+    Gemini,
+    /// `gcp.vertex_ai`
+    VertexAi,
+    /// `gcp.gen_ai` (either Google API, when it cannot be told apart)
+    GcpGenAi,
+    /// `azure.ai.openai`
+    AzureOpenAi,
+    /// `azure.ai.inference`
+    AzureInference,
+    /// `aws.bedrock`
+    AwsBedrock,
+    /// `mistral_ai`
+    MistralAi,
+    /// `groq`
+    Groq,
+    /// `deepseek`
+    DeepSeek,
+    /// `x_ai`
+    XAi,
+    /// `cohere`
+    Cohere,
+    /// `perplexity`
+    Perplexity,
+    /// `ibm.watsonx.ai`
+    IbmWatsonx,
+    /// Any other provider, by the name to record (e.g. `ollama`, `vllm`, `openrouter`).
+    Other(Cow<'static, str>),
+}
+
+impl Provider {
+    /// The `gen_ai.provider.name` value.
+    pub fn as_str(&self) -> &str {
+        match self {
+            Provider::OpenAi => "openai",
+            Provider::Anthropic => "anthropic",
+            Provider::Gemini => "gcp.gemini",
+            Provider::VertexAi => "gcp.vertex_ai",
+            Provider::GcpGenAi => "gcp.gen_ai",
+            Provider::AzureOpenAi => "azure.ai.openai",
+            Provider::AzureInference => "azure.ai.inference",
+            Provider::AwsBedrock => "aws.bedrock",
+            Provider::MistralAi => "mistral_ai",
+            Provider::Groq => "groq",
+            Provider::DeepSeek => "deepseek",
+            Provider::XAi => "x_ai",
+            Provider::Cohere => "cohere",
+            Provider::Perplexity => "perplexity",
+            Provider::IbmWatsonx => "ibm.watsonx.ai",
+            Provider::Other(name) => name,
+        }
+    }
+
+    /// Parses a `gen_ai.provider.name` value (or a common alias such as `gemini`,
+    /// `google`, `mistral`, `xai`, `bedrock`, `azure`); anything else becomes
+    /// [`Provider::Other`].
+    pub fn from_name(name: &str) -> Provider {
+        match name.trim().to_ascii_lowercase().as_str() {
+            "openai" => Provider::OpenAi,
+            "anthropic" => Provider::Anthropic,
+            "gcp.gemini" | "gemini" | "google" | "google_ai_studio" => Provider::Gemini,
+            "gcp.vertex_ai" | "vertex_ai" | "vertex" => Provider::VertexAi,
+            "gcp.gen_ai" => Provider::GcpGenAi,
+            "azure.ai.openai" | "azure" | "azure_openai" => Provider::AzureOpenAi,
+            "azure.ai.inference" => Provider::AzureInference,
+            "aws.bedrock" | "bedrock" => Provider::AwsBedrock,
+            "mistral_ai" | "mistral" => Provider::MistralAi,
+            "groq" => Provider::Groq,
+            "deepseek" => Provider::DeepSeek,
+            "x_ai" | "xai" => Provider::XAi,
+            "cohere" => Provider::Cohere,
+            "perplexity" => Provider::Perplexity,
+            "ibm.watsonx.ai" | "watsonx" => Provider::IbmWatsonx,
+            other => Provider::Other(Cow::Owned(other.to_owned())),
+        }
+    }
+
+    /// Guesses the provider from the API host a request goes to (e.g.
+    /// `api.anthropic.com`, `generativelanguage.googleapis.com`,
+    /// `my-deployment.openai.azure.com`). `None` for hosts it does not know
+    /// (a local vLLM or Ollama server, say): the caller decides then.
+    pub fn from_host(host: &str) -> Option<Provider> {
+        let host = host.trim_end_matches('.').to_ascii_lowercase();
+        let is = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+        let provider = if is("openai.azure.com") {
+            Provider::AzureOpenAi
+        } else if is("services.ai.azure.com") || is("inference.ai.azure.com") {
+            Provider::AzureInference
+        } else if is("openai.com") {
+            Provider::OpenAi
+        } else if is("anthropic.com") {
+            Provider::Anthropic
+        } else if is("generativelanguage.googleapis.com") {
+            Provider::Gemini
+        } else if is("aiplatform.googleapis.com") {
+            Provider::VertexAi
+        } else if host.starts_with("bedrock-runtime.") && host.ends_with(".amazonaws.com") {
+            Provider::AwsBedrock
+        } else if is("mistral.ai") {
+            Provider::MistralAi
+        } else if is("groq.com") {
+            Provider::Groq
+        } else if is("deepseek.com") {
+            Provider::DeepSeek
+        } else if is("x.ai") {
+            Provider::XAi
+        } else if is("cohere.com") || is("cohere.ai") {
+            Provider::Cohere
+        } else if is("perplexity.ai") {
+            Provider::Perplexity
+        } else if is("openrouter.ai") {
+            Provider::Other(Cow::Borrowed("openrouter"))
+        } else if is("together.xyz") || is("together.ai") {
+            Provider::Other(Cow::Borrowed("together_ai"))
+        } else if is("fireworks.ai") {
+            Provider::Other(Cow::Borrowed("fireworks_ai"))
+        } else {
+            return None;
+        };
+        Some(provider)
+    }
+}
+
+impl fmt::Display for Provider {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Kind of tool (`gen_ai.tool.type`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum ToolType {
+    /// A function the agent runs on the client side.
+    #[default]
+    Function,
+    /// A tool the agent calls through an extension (an API on the agent side).
+    Extension,
+    /// A data store (retrieval).
+    Datastore,
+}
+
+impl ToolType {
+    /// The `gen_ai.tool.type` value.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            ToolType::Function => "function",
+            ToolType::Extension => "extension",
+            ToolType::Datastore => "datastore",
+        }
+    }
+}
+
+/// Name of an inference span: `{operation} {model}`, or the operation alone when the
+/// model is not known.
+pub fn inference_span_name(operation: Operation, model: Option<&str>) -> String {
+    join_name(operation.as_str(), model)
+}
+
+/// Name of a tool span: `execute_tool {tool}`.
+pub fn tool_span_name(tool: &str) -> String {
+    join_name(Operation::ExecuteTool.as_str(), Some(tool))
+}
+
+/// Name of an agent span: `invoke_agent {agent}`, or `invoke_agent` when unnamed.
+pub fn agent_span_name(agent: Option<&str>) -> String {
+    join_name(Operation::InvokeAgent.as_str(), agent)
+}
+
+/// Name of a workflow span: `invoke_workflow {workflow}`.
+pub fn workflow_span_name(workflow: Option<&str>) -> String {
+    join_name(Operation::InvokeWorkflow.as_str(), workflow)
+}
+
+/// Name of an HTTP client span: `{method}`, or `{method} {template}` when the caller
+/// gave a URL template.
+pub fn http_client_span_name(method: &str, url_template: Option<&str>) -> String {
+    join_name(method, url_template)
+}
+
+/// Name of an HTTP server span: `{method} {route}`, or `{method}` when no route matched
+/// (never the raw path: that would make names unbounded).
+pub fn http_server_span_name(method: &str, route: Option<&str>) -> String {
+    join_name(method, route)
+}
+
+fn join_name(first: &str, second: Option<&str>) -> String {
+    match second.filter(|s| !s.is_empty()) {
+        Some(second) => {
+            let mut name = String::with_capacity(first.len() + 1 + second.len());
+            name.push_str(first);
+            name.push(' ');
+            name.push_str(second);
+            name
+        }
+        None => first.to_owned(),
+    }
+}
+
+/// Which attribute names to emit where the conventions renamed things.
+///
+/// Read from `OTEL_SEMCONV_STABILITY_OPT_IN`: `gen_ai_latest_experimental` (the default
+/// here) emits the newest names only; adding `gen_ai_legacy` (an AITrace value) also
+/// emits the older `gen_ai.system` and `gen_ai.usage.prompt_tokens` /
+/// `completion_tokens` for older backends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct NameSet {
+    /// Emit the legacy names alongside the current ones.
+    pub legacy: bool,
+}
+
+impl NameSet {
+    /// Reads `OTEL_SEMCONV_STABILITY_OPT_IN`.
+    pub fn from_env() -> NameSet {
+        NameSet::from_opt_in(
+            std::env::var("OTEL_SEMCONV_STABILITY_OPT_IN")
+                .ok()
+                .as_deref(),
+        )
+    }
+
+    /// Parses a value of `OTEL_SEMCONV_STABILITY_OPT_IN` (a comma-separated list).
+    pub fn from_opt_in(value: Option<&str>) -> NameSet {
+        let legacy = value
+            .unwrap_or_default()
+            .split(',')
+            .any(|v| v.trim().eq_ignore_ascii_case("gen_ai_legacy"));
+        NameSet { legacy }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_names_follow_the_conventions() {
+        assert_eq!(
+            inference_span_name(Operation::Chat, Some("gpt-4o")),
+            "chat gpt-4o"
+        );
+        assert_eq!(
+            inference_span_name(Operation::Embeddings, None),
+            "embeddings"
+        );
+        assert_eq!(tool_span_name("get_weather"), "execute_tool get_weather");
+        assert_eq!(agent_span_name(Some("planner")), "invoke_agent planner");
+        assert_eq!(agent_span_name(None), "invoke_agent");
+        assert_eq!(workflow_span_name(Some("triage")), "invoke_workflow triage");
+        assert_eq!(http_client_span_name("GET", None), "GET");
+        assert_eq!(
+            http_server_span_name("POST", Some("/v1/{id}")),
+            "POST /v1/{id}"
+        );
+    }
+
+    #[test]
+    fn providers_round_trip_and_detect_hosts() {
+        for p in [
+            Provider::OpenAi,
+            Provider::Anthropic,
+            Provider::Gemini,
+            Provider::AzureOpenAi,
+            Provider::AwsBedrock,
+            Provider::MistralAi,
+            Provider::Groq,
+            Provider::DeepSeek,
+            Provider::XAi,
+        ] {
+            assert_eq!(Provider::from_name(p.as_str()), p);
+        }
+        assert_eq!(Provider::from_name("ollama").as_str(), "ollama");
+        assert_eq!(
+            Provider::from_host("api.openai.com"),
+            Some(Provider::OpenAi)
+        );
+        assert_eq!(
+            Provider::from_host("x.openai.azure.com"),
+            Some(Provider::AzureOpenAi)
+        );
+        assert_eq!(
+            Provider::from_host("generativelanguage.googleapis.com"),
+            Some(Provider::Gemini)
+        );
+        assert_eq!(
+            Provider::from_host("bedrock-runtime.us-east-1.amazonaws.com"),
+            Some(Provider::AwsBedrock)
+        );
+        assert_eq!(Provider::from_host("api.groq.com"), Some(Provider::Groq));
+        assert_eq!(Provider::from_host("notopenai.com"), None);
+        assert_eq!(Provider::from_host("127.0.0.1"), None);
+    }
+
+    #[test]
+    fn legacy_names_are_opt_in() {
+        assert!(!NameSet::from_opt_in(None).legacy);
+        assert!(!NameSet::from_opt_in(Some("gen_ai_latest_experimental")).legacy);
+        assert!(NameSet::from_opt_in(Some("gen_ai_latest_experimental, gen_ai_legacy")).legacy);
+    }
+}

@@ -1,0 +1,38 @@
+//! # aitrace-core
+//!
+//! The shared ground of AITrace, OpenTelemetry instrumentation for AI applications:
+//!
+//! - [`conventions`]: GenAI and HTTP attribute, span and metric names, the
+//!   [`Operation`](conventions::Operation) and [`Provider`](conventions::Provider) enums,
+//!   span-name builders.
+//! - [`usage`]: token usage with the conventions' counting rules.
+//! - [`cost`]: an embedded, dated model price table and exact cost arithmetic.
+//! - [`content`]: the opt-in content capture policy, truncation and secret redaction.
+//! - [`events`]: point-in-time events on the current span.
+//! - [`span`]: helpers to set attributes and statuses on `tracing` spans.
+//! - `setup` (feature `setup`, on by default): one-call telemetry setup, OTLP or a local
+//!   trace file, and the trace tree printer; [`tracefile`] reads trace files back.
+//!
+//! ```
+//! use aitrace_core::{conventions::Provider, cost::PriceTable, usage::Usage};
+//!
+//! let usage = Usage::new(1_000, 200).with_cache_read(600);
+//! let cost = PriceTable::embedded()
+//!     .cost(Some(&Provider::OpenAi), "gpt-4o-mini", &usage)
+//!     .expect("gpt-4o-mini is priced");
+//! println!("{} tokens cost {cost}", usage.total_tokens());
+//! ```
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
+pub mod content;
+pub mod conventions;
+pub mod cost;
+pub mod events;
+#[cfg(feature = "setup")]
+pub mod setup;
+pub mod span;
+#[cfg(feature = "setup")]
+pub mod tracefile;
+pub mod usage;

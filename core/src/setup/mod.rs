@@ -1,0 +1,664 @@
+//! One-call telemetry setup.
+//!
+//! [`init`] reads the standard OpenTelemetry variables and installs, in one go:
+//! the W3C trace-context propagator, a tracer provider with a bounded batch span
+//! processor, a meter provider, and a `tracing` subscriber with the OpenTelemetry layer
+//! and a log layer that prints trace and span ids. It returns a [`TelemetryGuard`] that
+//! flushes and shuts everything down when dropped.
+//!
+//! Where spans go:
+//! - `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) set: OTLP, over gRPC or
+//!   HTTP/protobuf per `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`;
+//!   default `http/protobuf` as the specification says). Jaeger all-in-one listens on
+//!   4317 (gRPC) and 4318 (HTTP).
+//! - no endpoint: the embedded default writes OTLP/JSON lines (one
+//!   `ExportTraceServiceRequest` per line) to a file under `AITRACE_TRACE_DIR`
+//!   (default `./traces`), and prints the trace tree when the guard drops if
+//!   `AITRACE_PRINT_TREE` is not `false`.
+//! - `OTEL_TRACES_EXPORTER=none`: spans are made (ids propagate) but not exported.
+//! - `OTEL_SDK_DISABLED=true`: nothing is installed at all.
+//!
+//! Also read: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
+//! `OTEL_TRACES_SAMPLER_ARG` (by the SDK), `OTEL_BSP_*`, `OTEL_METRICS_EXPORTER=none`,
+//! and `RUST_LOG` for the log layer (default `info`).
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), aitrace_core::setup::SetupError> {
+//! let _guard = aitrace_core::setup::init()?;
+//! tracing::info!("spans and logs now carry trace ids");
+//! # Ok(()) }
+//! ```
+//!
+//! A builder sets the same things from code (code wins over the environment):
+//!
+//! ```no_run
+//! use aitrace_core::setup::{Exporter, Telemetry};
+//!
+//! # async fn run() -> Result<(), aitrace_core::setup::SetupError> {
+//! let _guard = Telemetry::builder()
+//!     .service_name("my-agent")
+//!     .exporter(Exporter::File { dir: "traces".into() })
+//!     .print_tree(true)
+//!     .init()?;
+//! # Ok(()) }
+//! ```
+
+mod file;
+mod log;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::KeyValue;
+use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::metrics::SdkMeterProvider;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+};
+use opentelemetry_sdk::Resource;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
+
+pub use file::{FileMetricExporter, FileSpanExporter};
+
+/// Errors from setting telemetry up. The application can always go on without it.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SetupError {
+    /// An exporter could not be built (bad endpoint, TLS, ...).
+    #[error("cannot build the {what} exporter: {message}")]
+    Exporter {
+        /// Which exporter.
+        what: &'static str,
+        /// The cause.
+        message: String,
+    },
+    /// The trace directory or file could not be created.
+    #[error("cannot create the trace file in {dir}: {source}")]
+    TraceFile {
+        /// The directory.
+        dir: PathBuf,
+        /// The I/O error.
+        source: std::io::Error,
+    },
+    /// A global `tracing` subscriber was already installed.
+    #[error("a global tracing subscriber is already installed: {0} (use `.install_subscriber(false)` and add the layers yourself)")]
+    SubscriberExists(String),
+    /// A configuration value is invalid.
+    #[error("invalid configuration: {0}")]
+    Config(String),
+}
+
+/// The OTLP transport.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Protocol {
+    /// OTLP over gRPC (port 4317 by convention).
+    Grpc,
+    /// OTLP over HTTP with protobuf bodies (port 4318 by convention).
+    HttpProtobuf,
+}
+
+impl Protocol {
+    /// Parses a value of `OTEL_EXPORTER_OTLP_PROTOCOL`.
+    pub fn parse(value: &str) -> Result<Protocol, SetupError> {
+        match value.trim() {
+            "grpc" => Ok(Protocol::Grpc),
+            "http/protobuf" | "http" => Ok(Protocol::HttpProtobuf),
+            other => Err(SetupError::Config(format!(
+                "OTEL_EXPORTER_OTLP_PROTOCOL={other:?} is not supported (use grpc or http/protobuf)"
+            ))),
+        }
+    }
+}
+
+/// Where spans are exported.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Exporter {
+    /// Decide from the environment (the default).
+    FromEnv,
+    /// OTLP to a collector. `endpoint` `None` lets the OTLP exporter read
+    /// `OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT` or use its default.
+    Otlp {
+        /// Base endpoint, e.g. `http://localhost:4317` or `http://localhost:4318`.
+        endpoint: Option<String>,
+        /// Transport.
+        protocol: Protocol,
+    },
+    /// OTLP/JSON lines in a file under `dir`.
+    File {
+        /// Directory of trace files.
+        dir: PathBuf,
+    },
+    /// No export (spans still carry ids and propagate).
+    None,
+}
+
+/// Builder for the telemetry setup. See the [module docs](self).
+#[derive(Debug, Clone)]
+pub struct Telemetry {
+    service_name: Option<String>,
+    resource: Vec<KeyValue>,
+    exporter: Exporter,
+    print_tree: Option<bool>,
+    install_subscriber: bool,
+    log_layer: bool,
+    log_filter: Option<String>,
+    sampling_ratio: Option<f64>,
+    max_queue_size: usize,
+    scheduled_delay: Duration,
+    metrics: Option<bool>,
+    disabled: Option<bool>,
+}
+
+impl Default for Telemetry {
+    fn default() -> Telemetry {
+        Telemetry {
+            service_name: None,
+            resource: Vec::new(),
+            exporter: Exporter::FromEnv,
+            print_tree: None,
+            install_subscriber: true,
+            log_layer: true,
+            log_filter: None,
+            sampling_ratio: None,
+            max_queue_size: 2048,
+            scheduled_delay: Duration::from_millis(500),
+            metrics: None,
+            disabled: None,
+        }
+    }
+}
+
+/// Sets telemetry up from the environment. Same as `Telemetry::builder().init()`.
+///
+/// ```no_run
+/// # fn main() -> Result<(), aitrace_core::setup::SetupError> {
+/// let guard = aitrace_core::setup::init()?;
+/// // ... run the application ...
+/// drop(guard); // flushes, and prints the tree when writing a local trace file
+/// # Ok(()) }
+/// ```
+pub fn init() -> Result<TelemetryGuard, SetupError> {
+    Telemetry::builder().init()
+}
+
+impl Telemetry {
+    /// A builder with everything read from the environment.
+    pub fn builder() -> Telemetry {
+        Telemetry::default()
+    }
+
+    /// `service.name` (else `OTEL_SERVICE_NAME`, else the SDK's default).
+    pub fn service_name(mut self, name: impl Into<String>) -> Self {
+        self.service_name = Some(name.into());
+        self
+    }
+
+    /// Adds a resource attribute.
+    pub fn resource_attribute(mut self, kv: KeyValue) -> Self {
+        self.resource.push(kv);
+        self
+    }
+
+    /// Where spans go.
+    pub fn exporter(mut self, exporter: Exporter) -> Self {
+        self.exporter = exporter;
+        self
+    }
+
+    /// Print the trace tree from the trace file when the guard drops (file exporter
+    /// only; default: on unless `AITRACE_PRINT_TREE=false`).
+    pub fn print_tree(mut self, on: bool) -> Self {
+        self.print_tree = Some(on);
+        self
+    }
+
+    /// Whether to install the global `tracing` subscriber (default `true`). Without
+    /// it, add `tracing_opentelemetry::layer().with_tracer(guard.tracer("..."))` to
+    /// your own subscriber.
+    pub fn install_subscriber(mut self, on: bool) -> Self {
+        self.install_subscriber = on;
+        self
+    }
+
+    /// Whether the installed subscriber prints logs to stderr (default `true`).
+    pub fn log_layer(mut self, on: bool) -> Self {
+        self.log_layer = on;
+        self
+    }
+
+    /// Filter of the log layer, `RUST_LOG` syntax (default: `RUST_LOG`, else `info`).
+    pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
+        self.log_filter = Some(filter.into());
+        self
+    }
+
+    /// Samples this ratio of new traces, following the parent's decision otherwise
+    /// (else `OTEL_TRACES_SAMPLER`/`_ARG`, else everything).
+    pub fn sampling_ratio(mut self, ratio: f64) -> Self {
+        self.sampling_ratio = Some(ratio);
+        self
+    }
+
+    /// Most spans waiting for export; more are dropped, never buffered (default 2048).
+    pub fn max_queue_size(mut self, size: usize) -> Self {
+        self.max_queue_size = size.max(1);
+        self
+    }
+
+    /// How often the batch processor exports (default 500 ms).
+    pub fn scheduled_delay(mut self, delay: Duration) -> Self {
+        self.scheduled_delay = delay;
+        self
+    }
+
+    /// Whether to install the metrics pipeline (default: on unless
+    /// `OTEL_METRICS_EXPORTER=none`).
+    pub fn metrics(mut self, on: bool) -> Self {
+        self.metrics = Some(on);
+        self
+    }
+
+    /// Turns everything off (else `OTEL_SDK_DISABLED`).
+    pub fn disabled(mut self, disabled: bool) -> Self {
+        self.disabled = Some(disabled);
+        self
+    }
+
+    /// Installs the pipeline. With `grpc`, call it inside a Tokio runtime, or a small
+    /// runtime thread is started for the gRPC channel.
+    pub fn init(self) -> Result<TelemetryGuard, SetupError> {
+        let disabled = self
+            .disabled
+            .unwrap_or_else(|| env_flag("OTEL_SDK_DISABLED").unwrap_or(false));
+        if disabled {
+            return Ok(TelemetryGuard::disabled());
+        }
+        let resource = self.resource();
+        let exporter = self.resolve_exporter()?;
+        let runtime = match exporter {
+            Exporter::Otlp {
+                protocol: Protocol::Grpc,
+                ..
+            } => RuntimeThread::ensure()?,
+            _ => None,
+        };
+        let _entered = runtime.as_ref().map(|r| r.handle.enter());
+
+        let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone());
+        if let Some(ratio) = self.sampling_ratio {
+            tracer_builder = tracer_builder.with_sampler(Sampler::ParentBased(Box::new(
+                Sampler::TraceIdRatioBased(ratio.clamp(0.0, 1.0)),
+            )));
+        }
+        let batch = BatchConfigBuilder::default()
+            .with_max_queue_size(self.max_queue_size)
+            .with_scheduled_delay(self.scheduled_delay)
+            .build();
+        let metrics_on = self.metrics.unwrap_or_else(|| {
+            std::env::var("OTEL_METRICS_EXPORTER").map_or(true, |v| v != "none")
+        });
+        let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
+        let mut trace_file = None;
+        match &exporter {
+            Exporter::Otlp { endpoint, protocol } => {
+                let span_exporter = build_otlp_span_exporter(endpoint.as_deref(), *protocol)?;
+                tracer_builder = tracer_builder.with_span_processor(
+                    BatchSpanProcessor::builder(span_exporter)
+                        .with_batch_config(batch)
+                        .build(),
+                );
+                if metrics_on {
+                    let metric_exporter =
+                        build_otlp_metric_exporter(endpoint.as_deref(), *protocol)?;
+                    meter_builder = meter_builder.with_periodic_exporter(metric_exporter);
+                }
+            }
+            Exporter::File { dir } => {
+                let service = resource
+                    .get(&opentelemetry::Key::from_static_str("service.name"))
+                    .map(|v| v.to_string())
+                    .unwrap_or_else(|| "unknown_service".to_owned());
+                let span_exporter = FileSpanExporter::create_in(dir, &service)?;
+                trace_file = Some(span_exporter.path().to_path_buf());
+                tracer_builder = tracer_builder.with_span_processor(
+                    BatchSpanProcessor::builder(span_exporter)
+                        .with_batch_config(batch)
+                        .build(),
+                );
+                if metrics_on {
+                    let metric_exporter = FileMetricExporter::create_in(dir, &service)?;
+                    meter_builder = meter_builder.with_periodic_exporter(metric_exporter);
+                }
+            }
+            Exporter::None | Exporter::FromEnv => {}
+        }
+        let tracer_provider = tracer_builder.build();
+        let meter_provider = metrics_on.then(|| meter_builder.build());
+
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        opentelemetry::global::set_tracer_provider(tracer_provider.clone());
+        if let Some(mp) = &meter_provider {
+            opentelemetry::global::set_meter_provider(mp.clone());
+        }
+
+        if self.install_subscriber {
+            let tracer = tracer_provider.tracer("aitrace");
+            let otel_layer = tracing_opentelemetry::layer()
+                .with_tracer(tracer)
+                .with_tracked_inactivity(false)
+                .with_threads(false)
+                .with_location(false);
+            let log_layer = self.log_layer.then(|| {
+                let filter = self
+                    .log_filter
+                    .clone()
+                    .or_else(|| std::env::var("RUST_LOG").ok())
+                    .unwrap_or_else(|| "info".to_owned());
+                tracing_subscriber::fmt::layer()
+                    .with_writer(std::io::stderr)
+                    .event_format(log::TraceIdFormat::default())
+                    .with_filter(EnvFilter::new(filter))
+            });
+            tracing_subscriber::registry()
+                .with(otel_layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+                .with(log_layer)
+                .try_init()
+                .map_err(|e| SetupError::SubscriberExists(e.to_string()))?;
+        }
+
+        let print_tree = trace_file.is_some()
+            && self
+                .print_tree
+                .unwrap_or_else(|| env_flag("AITRACE_PRINT_TREE").unwrap_or(true));
+        Ok(TelemetryGuard {
+            inner: Some(Installed {
+                tracer_provider,
+                meter_provider,
+                trace_file,
+                print_tree,
+                _runtime: runtime,
+            }),
+        })
+    }
+
+    fn resource(&self) -> Resource {
+        let mut builder = Resource::builder();
+        if let Some(name) = &self.service_name {
+            builder = builder.with_service_name(name.clone());
+        }
+        builder
+            .with_attributes(self.resource.iter().cloned())
+            .with_attribute(KeyValue::new("telemetry.distro.name", "aitrace"))
+            .with_attribute(KeyValue::new(
+                "telemetry.distro.version",
+                env!("CARGO_PKG_VERSION"),
+            ))
+            .build()
+    }
+
+    fn resolve_exporter(&self) -> Result<Exporter, SetupError> {
+        if self.exporter != Exporter::FromEnv {
+            return Ok(self.exporter.clone());
+        }
+        match std::env::var("OTEL_TRACES_EXPORTER")
+            .ok()
+            .as_deref()
+            .map(str::trim)
+        {
+            Some("none") => return Ok(Exporter::None),
+            Some("otlp") | Some("") | None => {}
+            Some("file") | Some("console") => return Ok(file_exporter_from_env()),
+            Some(other) => {
+                return Err(SetupError::Config(format!(
+                    "OTEL_TRACES_EXPORTER={other:?} is not supported (use otlp, file or none)"
+                )))
+            }
+        }
+        let endpoint = non_empty_env("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT")
+            .or_else(|| non_empty_env("OTEL_EXPORTER_OTLP_ENDPOINT"));
+        if endpoint.is_none() {
+            return Ok(file_exporter_from_env());
+        }
+        let protocol = match non_empty_env("OTEL_EXPORTER_OTLP_TRACES_PROTOCOL")
+            .or_else(|| non_empty_env("OTEL_EXPORTER_OTLP_PROTOCOL"))
+        {
+            Some(p) => Protocol::parse(&p)?,
+            None => Protocol::HttpProtobuf,
+        };
+        // The OTLP exporter reads the endpoint variables itself (and appends
+        // `/v1/traces` for HTTP), so it is not passed here.
+        Ok(Exporter::Otlp {
+            endpoint: None,
+            protocol,
+        })
+    }
+}
+
+fn file_exporter_from_env() -> Exporter {
+    Exporter::File {
+        dir: non_empty_env("AITRACE_TRACE_DIR")
+            .map(PathBuf::from)
+            .unwrap_or_else(|| PathBuf::from("traces")),
+    }
+}
+
+fn non_empty_env(name: &str) -> Option<String> {
+    std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_flag(name: &str) -> Option<bool> {
+    let value = non_empty_env(name)?;
+    match value.trim().to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+
+fn build_otlp_span_exporter(
+    endpoint: Option<&str>,
+    protocol: Protocol,
+) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
+    let err = |e: opentelemetry_otlp::ExporterBuildError| SetupError::Exporter {
+        what: "OTLP span",
+        message: e.to_string(),
+    };
+    match protocol {
+        Protocol::Grpc => {
+            let mut b = opentelemetry_otlp::SpanExporter::builder()
+                .with_tonic()
+                .with_timeout(EXPORT_TIMEOUT);
+            if let Some(e) = endpoint {
+                b = b.with_endpoint(e);
+            }
+            b.build().map_err(err)
+        }
+        Protocol::HttpProtobuf => {
+            let mut b = opentelemetry_otlp::SpanExporter::builder()
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_timeout(EXPORT_TIMEOUT);
+            if let Some(e) = endpoint {
+                b = b.with_endpoint(format!("{}/v1/traces", e.trim_end_matches('/')));
+            }
+            b.build().map_err(err)
+        }
+    }
+}
+
+fn build_otlp_metric_exporter(
+    endpoint: Option<&str>,
+    protocol: Protocol,
+) -> Result<opentelemetry_otlp::MetricExporter, SetupError> {
+    let err = |e: opentelemetry_otlp::ExporterBuildError| SetupError::Exporter {
+        what: "OTLP metric",
+        message: e.to_string(),
+    };
+    match protocol {
+        Protocol::Grpc => {
+            let mut b = opentelemetry_otlp::MetricExporter::builder()
+                .with_tonic()
+                .with_timeout(EXPORT_TIMEOUT);
+            if let Some(e) = endpoint {
+                b = b.with_endpoint(e);
+            }
+            b.build().map_err(err)
+        }
+        Protocol::HttpProtobuf => {
+            let mut b = opentelemetry_otlp::MetricExporter::builder()
+                .with_http()
+                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                .with_timeout(EXPORT_TIMEOUT);
+            if let Some(e) = endpoint {
+                b = b.with_endpoint(format!("{}/v1/metrics", e.trim_end_matches('/')));
+            }
+            b.build().map_err(err)
+        }
+    }
+}
+
+/// A Tokio runtime on its own thread, for the gRPC channel when `init` is called
+/// outside any runtime. It stops when the guard drops.
+#[derive(Debug)]
+struct RuntimeThread {
+    handle: tokio::runtime::Handle,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl RuntimeThread {
+    fn ensure() -> Result<Option<RuntimeThread>, SetupError> {
+        if tokio::runtime::Handle::try_current().is_ok() {
+            return Ok(None);
+        }
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .map_err(|e| SetupError::Exporter {
+                what: "OTLP gRPC",
+                message: format!("cannot start a runtime for the gRPC channel: {e}"),
+            })?;
+        let handle = runtime.handle().clone();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let thread = std::thread::Builder::new()
+            .name("aitrace-otlp".into())
+            .spawn(move || {
+                runtime.block_on(async {
+                    let _ = stopped.await;
+                });
+            })
+            .map_err(|e| SetupError::Exporter {
+                what: "OTLP gRPC",
+                message: format!("cannot start the runtime thread: {e}"),
+            })?;
+        Ok(Some(RuntimeThread {
+            handle,
+            stop: Some(stop),
+            thread: Some(thread),
+        }))
+    }
+}
+
+impl Drop for RuntimeThread {
+    fn drop(&mut self) {
+        if let Some(stop) = self.stop.take() {
+            let _ = stop.send(());
+        }
+        if let Some(thread) = self.thread.take() {
+            let _ = thread.join();
+        }
+    }
+}
+
+#[derive(Debug)]
+struct Installed {
+    tracer_provider: SdkTracerProvider,
+    meter_provider: Option<SdkMeterProvider>,
+    trace_file: Option<PathBuf>,
+    print_tree: bool,
+    // Dropped last: the exporters shut down while the gRPC runtime still runs.
+    _runtime: Option<RuntimeThread>,
+}
+
+/// Keeps the pipeline alive; flushes and shuts it down when dropped.
+#[derive(Debug)]
+#[must_use = "dropping the guard shuts telemetry down"]
+pub struct TelemetryGuard {
+    inner: Option<Installed>,
+}
+
+impl TelemetryGuard {
+    fn disabled() -> TelemetryGuard {
+        TelemetryGuard { inner: None }
+    }
+
+    /// Whether telemetry is on (`false` under `OTEL_SDK_DISABLED=true`).
+    pub fn is_enabled(&self) -> bool {
+        self.inner.is_some()
+    }
+
+    /// The local trace file, when spans go to one.
+    pub fn trace_file(&self) -> Option<&Path> {
+        self.inner.as_ref()?.trace_file.as_deref()
+    }
+
+    /// The tracer provider (also installed globally), for adding the
+    /// tracing-opentelemetry layer to your own subscriber.
+    pub fn tracer_provider(&self) -> Option<&SdkTracerProvider> {
+        self.inner.as_ref().map(|i| &i.tracer_provider)
+    }
+
+    /// The meter provider (also installed globally), when metrics are on.
+    pub fn meter_provider(&self) -> Option<&SdkMeterProvider> {
+        self.inner.as_ref()?.meter_provider.as_ref()
+    }
+
+    /// Exports everything finished so far.
+    pub fn flush(&self) {
+        if let Some(inner) = &self.inner {
+            let _ = inner.tracer_provider.force_flush();
+            if let Some(mp) = &inner.meter_provider {
+                let _ = mp.force_flush();
+            }
+        }
+    }
+
+    /// Flushes and shuts down now, returning the trace file, if any (the same as
+    /// dropping the guard, but the tree is not printed).
+    pub fn shutdown(mut self) -> Option<PathBuf> {
+        let inner = self.inner.take()?;
+        shutdown(&inner);
+        inner.trace_file.clone()
+    }
+}
+
+fn shutdown(inner: &Installed) {
+    let _ = inner.tracer_provider.shutdown();
+    if let Some(mp) = &inner.meter_provider {
+        let _ = mp.shutdown();
+    }
+}
+
+impl Drop for TelemetryGuard {
+    fn drop(&mut self) {
+        let Some(inner) = self.inner.take() else {
+            return;
+        };
+        shutdown(&inner);
+        if let (true, Some(path)) = (inner.print_tree, &inner.trace_file) {
+            match crate::tracefile::read_file(path) {
+                Ok(spans) => {
+                    println!("{}", crate::tracefile::render_tree(&spans));
+                    println!("trace file: {}", path.display());
+                }
+                Err(e) => eprintln!("aitrace: cannot read back {}: {e}", path.display()),
+            }
+        }
+    }
+}

@@ -1,0 +1,6 @@
+//! HTTP client and server layers with W3C trace-context propagation.
+//!
+//! This crate is being built; see the workspace README for what is available today.
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
