@@ -35,19 +35,20 @@ pub const GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS: &str =
 
 /// Adds an event to the current span.
 ///
-/// The current `tracing` span is used when it is enabled; otherwise the current
-/// OpenTelemetry context's span (a span AITrace started directly). With neither,
-/// the event is dropped.
+/// That is the span of the current OpenTelemetry context: a span of ours attached to
+/// the running future, or the user's entered `tracing` span (tracing-opentelemetry
+/// activates its context). Without an active context (context activation turned
+/// off), the current `tracing` span is used; with neither, the event is dropped.
 pub fn add(name: impl Into<Cow<'static, str>>, attributes: impl IntoIterator<Item = KeyValue>) {
     let attributes: Vec<KeyValue> = attributes.into_iter().collect();
-    let current = tracing::Span::current();
-    if !current.is_disabled() {
-        current.add_event(name, attributes);
-        return;
-    }
     let cx = opentelemetry::Context::current();
     if cx.has_active_span() {
         cx.span().add_event(name, attributes);
+        return;
+    }
+    let current = tracing::Span::current();
+    if !current.is_disabled() {
+        current.add_event(name, attributes);
     }
 }
 

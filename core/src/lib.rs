@@ -10,6 +10,9 @@
 //! - [`content`]: the opt-in content capture policy, truncation and secret redaction.
 //! - [`events`]: point-in-time events on the current span.
 //! - [`span`]: helpers to set attributes and statuses on `tracing` spans.
+//! - [`emit`]: [`OtelSpan`](emit::OtelSpan), the one way the adapters emit spans (and why).
+//! - [`run`]: run totals (tokens, cost, calls) collected over agent runs.
+//! - [`url`]: URLs made safe to record.
 //! - `setup` (feature `setup`, on by default): one-call telemetry setup, OTLP or a local
 //!   trace file, and the trace tree printer; [`tracefile`] reads trace files back.
 //!
@@ -29,10 +32,13 @@
 pub mod content;
 pub mod conventions;
 pub mod cost;
+pub mod emit;
 pub mod events;
+pub mod run;
 #[cfg(feature = "setup")]
 pub mod setup;
 pub mod span;
 #[cfg(feature = "setup")]
 pub mod tracefile;
+pub mod url;
 pub mod usage;

@@ -1,0 +1,204 @@
+//! Run totals: token usage, cost and call counts summed over an agent run.
+//!
+//! An agent layer starts a [`Run`] and attaches it to the OpenTelemetry context it runs
+//! its work in. Every LLM call inside (aitrace-llm calls [`Run::record_llm_call`] on
+//! [`Run::current`]) and every tool call adds to it, and to every enclosing run, so
+//! nested agents roll up into their parents. The context travels with the work: into
+//! futures run under the attached context, and into `tokio::spawn`ed tasks that are
+//! instrumented with the current `tracing` span (tracing-opentelemetry builds a new
+//! span's context from the current one, run included) or with the current
+//! OpenTelemetry context.
+//!
+//! ```
+//! use aitrace_core::cost::Cost;
+//! use aitrace_core::run::Run;
+//! use aitrace_core::usage::Usage;
+//!
+//! let run = Run::new("planner");
+//! {
+//!     let _attached = run.attach();
+//!     // deep inside, an LLM layer does:
+//!     Run::current().unwrap().record_llm_call(Some(Usage::new(100, 20)), Some(Cost::from_picodollars(5)));
+//!     let child = Run::new("researcher"); // a sub-agent
+//!     child.record_llm_call(Some(Usage::new(10, 2)), None);
+//! }
+//! let totals = run.totals();
+//! assert_eq!(totals.usage.input_tokens, 110);
+//! assert_eq!(totals.llm_calls, 2);
+//! assert_eq!(totals.calls_without_cost, 1);
+//! ```
+
+use std::sync::{Arc, Mutex};
+
+use opentelemetry::{Context, ContextGuard, KeyValue};
+
+use crate::conventions as c;
+use crate::cost::Cost;
+use crate::usage::Usage;
+
+/// What a run used so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct RunTotals {
+    /// Tokens of every LLM call in the run (sub-runs included).
+    pub usage: Usage,
+    /// Cost of the calls whose cost is known.
+    pub cost: Cost,
+    /// LLM calls made.
+    pub llm_calls: u64,
+    /// LLM calls with no known cost (unknown model or usage).
+    pub calls_without_cost: u64,
+    /// Tool calls made.
+    pub tool_calls: u64,
+}
+
+impl RunTotals {
+    /// The totals as span attributes: `gen_ai.usage.*`, `gen_ai.usage.cost` (only when
+    /// every call's cost was known, so it is never an undercount presented as exact;
+    /// otherwise `aitrace.cost.unavailable=partial` and the known part under
+    /// `aitrace.run.known_cost`), and the call counts.
+    pub fn attributes(&self) -> Vec<KeyValue> {
+        let mut attrs = self.usage.attributes(c::NameSet::default());
+        if self.calls_without_cost == 0 {
+            if self.llm_calls > 0 {
+                attrs.push(KeyValue::new(c::GEN_AI_USAGE_COST, self.cost.usd()));
+            }
+        } else {
+            attrs.push(KeyValue::new(c::AITRACE_COST_UNAVAILABLE, "partial"));
+            attrs.push(KeyValue::new("aitrace.run.known_cost", self.cost.usd()));
+        }
+        let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
+        attrs.push(KeyValue::new(
+            c::AITRACE_RUN_LLM_CALLS,
+            count(self.llm_calls),
+        ));
+        attrs.push(KeyValue::new(
+            c::AITRACE_RUN_TOOL_CALLS,
+            count(self.tool_calls),
+        ));
+        attrs
+    }
+}
+
+#[derive(Debug)]
+struct Inner {
+    name: String,
+    totals: Mutex<RunTotals>,
+    parent: Option<Run>,
+}
+
+/// A run whose totals are being collected. Cheap to clone (shared).
+#[derive(Debug, Clone)]
+pub struct Run {
+    inner: Arc<Inner>,
+}
+
+impl Run {
+    /// A new run, nested in the current one if there is one.
+    pub fn new(name: impl Into<String>) -> Run {
+        Run::with_parent(name, Run::current())
+    }
+
+    /// A new run under an explicit parent (or none).
+    pub fn with_parent(name: impl Into<String>, parent: Option<Run>) -> Run {
+        Run {
+            inner: Arc::new(Inner {
+                name: name.into(),
+                totals: Mutex::new(RunTotals::default()),
+                parent,
+            }),
+        }
+    }
+
+    /// The run of the current OpenTelemetry context.
+    pub fn current() -> Option<Run> {
+        Context::current().get::<Run>().cloned()
+    }
+
+    /// The run carried by `cx`.
+    pub fn from_context(cx: &Context) -> Option<Run> {
+        cx.get::<Run>().cloned()
+    }
+
+    /// `cx` with this run in it (attach it, or use it with `FutureExt::with_context`).
+    pub fn in_context(&self, cx: &Context) -> Context {
+        cx.with_value(self.clone())
+    }
+
+    /// Attaches the current context with this run until the guard drops.
+    pub fn attach(&self) -> ContextGuard {
+        self.in_context(&Context::current()).attach()
+    }
+
+    /// The run's name.
+    pub fn name(&self) -> &str {
+        &self.inner.name
+    }
+
+    /// The enclosing run.
+    pub fn parent(&self) -> Option<&Run> {
+        self.inner.parent.as_ref()
+    }
+
+    /// The totals so far.
+    pub fn totals(&self) -> RunTotals {
+        *self.inner.totals.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Adds one LLM call to this run and every enclosing run. `None` usage or cost
+    /// means unknown (the call counts, its cost is marked missing).
+    pub fn record_llm_call(&self, usage: Option<Usage>, cost: Option<Cost>) {
+        self.update(|t| {
+            t.llm_calls += 1;
+            if let Some(u) = usage {
+                t.usage += u;
+            }
+            match cost {
+                Some(cost) => t.cost += cost,
+                None => t.calls_without_cost += 1,
+            }
+        });
+    }
+
+    /// Adds one tool call to this run and every enclosing run.
+    pub fn record_tool_call(&self) {
+        self.update(|t| t.tool_calls += 1);
+    }
+
+    fn update(&self, f: impl Fn(&mut RunTotals)) {
+        let mut run = Some(self);
+        while let Some(r) = run {
+            f(&mut r.inner.totals.lock().unwrap_or_else(|e| e.into_inner()));
+            run = r.inner.parent.as_ref();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_cost_is_marked_not_summed_as_exact() {
+        let run = Run::with_parent("a", None);
+        run.record_llm_call(
+            Some(Usage::new(1, 1)),
+            Some(Cost::from_picodollars(1_000_000)),
+        );
+        run.record_llm_call(Some(Usage::new(1, 1)), None);
+        let attrs = run.totals().attributes();
+        assert!(attrs
+            .iter()
+            .all(|kv| kv.key.as_str() != c::GEN_AI_USAGE_COST));
+        assert!(attrs.contains(&KeyValue::new(c::AITRACE_COST_UNAVAILABLE, "partial")));
+    }
+
+    #[test]
+    fn nested_runs_roll_up() {
+        let parent = Run::with_parent("p", None);
+        let child = Run::with_parent("c", Some(parent.clone()));
+        child.record_tool_call();
+        child.record_llm_call(Some(Usage::new(3, 4)), Some(Cost::from_picodollars(7)));
+        assert_eq!(parent.totals(), child.totals());
+        assert_eq!(parent.totals().tool_calls, 1);
+    }
+}
