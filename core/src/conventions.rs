@@ -80,6 +80,18 @@ pub const GEN_AI_USAGE_COST: &str = "gen_ai.usage.cost";
 pub const AITRACE_COST_UNAVAILABLE: &str = "aitrace.cost.unavailable";
 /// Set to `false` when the response carried no usage (AITrace marker).
 pub const AITRACE_USAGE_KNOWN: &str = "aitrace.usage.known";
+/// `true` when a response body was larger than the layer reads (AITrace marker).
+pub const AITRACE_RESPONSE_TRUNCATED: &str = "aitrace.response.truncated";
+/// Why a response could not be read (malformed JSON, broken stream; AITrace marker).
+pub const AITRACE_RESPONSE_PARSE_ERROR: &str = "aitrace.response.parse_error";
+/// Number of server-sent events too large to parse (skipped; AITrace marker).
+pub const AITRACE_STREAM_OVERSIZED_EVENTS: &str = "aitrace.stream.oversized_events";
+/// Number of chunks a streamed response delivered (AITrace).
+pub const AITRACE_STREAM_CHUNKS: &str = "aitrace.stream.chunks";
+/// `true` when the caller dropped the call or stream before it ended (AITrace marker).
+pub const AITRACE_CANCELLED: &str = "aitrace.cancelled";
+/// `error.type` value of a call the caller dropped before it ended.
+pub const ERROR_TYPE_CANCELLED: &str = "cancelled";
 /// Id of the conversation (session, thread) the call belongs to.
 pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
 /// Requested output type (`text`, `json`, `image`, `speech`).

@@ -58,6 +58,14 @@ pub fn set_enabled_without_subscriber(on: bool) {
     WITHOUT_SUBSCRIBER.store(on, Ordering::Relaxed);
 }
 
+/// Whether layers should do any work: a `tracing` subscriber has been installed (or
+/// [`set_enabled_without_subscriber`] was called). One atomic load; layers pass calls
+/// straight through when this is `false` and nothing else needs them.
+#[inline]
+pub fn is_active() -> bool {
+    tracing::dispatcher::has_been_set() || WITHOUT_SUBSCRIBER.load(Ordering::Relaxed)
+}
+
 fn scope() -> InstrumentationScope {
     InstrumentationScope::builder("aitrace")
         .with_version(env!("CARGO_PKG_VERSION"))
@@ -111,7 +119,7 @@ impl OtelSpan {
         kind: SpanKind,
         attributes: Vec<KeyValue>,
     ) -> OtelSpan {
-        if !tracing::dispatcher::has_been_set() && !WITHOUT_SUBSCRIBER.load(Ordering::Relaxed) {
+        if !is_active() {
             return OtelSpan::off(parent.clone());
         }
         let name = name.into();
