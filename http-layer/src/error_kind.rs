@@ -67,6 +67,14 @@ fn chain_kind(err: &(dyn StdError + 'static)) -> Option<&'static str> {
         if let Some(e) = e.downcast_ref::<io::Error>() {
             return Some(io_kind(e));
         }
+        #[cfg(feature = "hyper-util")]
+        {
+            if let Some(e) = e.downcast_ref::<hyper_util::client::legacy::Error>() {
+                if e.is_connect() {
+                    return Some("connect");
+                }
+            }
+        }
         next = e.source();
         depth += 1;
     }
@@ -84,7 +92,7 @@ fn io_kind(err: &io::Error) -> &'static str {
 }
 
 /// The kind of any service error: understood when it is (or boxes) a reqwest, I/O or
-/// hyper-util error (whose sources say `connect`), `_OTHER` otherwise.
+/// (feature `hyper-util`) hyper-util client error, `_OTHER` otherwise.
 pub(crate) fn service_error_kind<E: Display + 'static>(err: &E) -> &'static str {
     as_std_error(err)
         .and_then(chain_kind)
@@ -117,6 +125,12 @@ fn as_std_error<E: 'static>(err: &E) -> Option<&(dyn StdError + 'static)> {
     }
     if let Some(e) = any.downcast_ref::<io::Error>() {
         return Some(e);
+    }
+    #[cfg(feature = "hyper-util")]
+    {
+        if let Some(e) = any.downcast_ref::<hyper_util::client::legacy::Error>() {
+            return Some(e);
+        }
     }
     #[cfg(feature = "reqwest")]
     {

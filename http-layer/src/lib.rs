@@ -22,7 +22,8 @@
 //! when a span is not recorded (filtered, sampled out, no subscriber).
 //!
 //! Feature `axum` names server spans after axum's `MatchedPath` and reads
-//! `client.address` from `ConnectInfo`.
+//! `client.address` from `ConnectInfo`; feature `hyper-util` classifies hyper-util
+//! client errors (`error.type` = `connect`, ...) under [`ClientLayer`].
 //!
 //! ## Two services, one trace
 //!

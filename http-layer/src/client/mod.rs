@@ -107,6 +107,11 @@ impl ClientConfig {
 
     /// Starts the CLIENT span of a request; also says whether to inject headers.
     pub(crate) fn start_span(&self, request: &ClientRequest<'_>) -> (OtelSpan, bool) {
+        let propagate = self.propagate && request.extensions.get::<DisablePropagation>().is_none();
+        if !aitrace_core::emit::is_active() {
+            // Nothing records spans: skip the attributes, still propagate.
+            return (OtelSpan::off(opentelemetry::Context::current()), propagate);
+        }
         let mut attributes = Vec::with_capacity(8);
         let method = push_method(request.method, &mut attributes);
         attributes.push(KeyValue::new(
@@ -140,9 +145,7 @@ impl ClientConfig {
             }
             (None, None) => Cow::Borrowed(method),
         };
-        let span = OtelSpan::start(name, SpanKind::Client, attributes);
-        let propagate = self.propagate && request.extensions.get::<DisablePropagation>().is_none();
-        (span, propagate)
+        (OtelSpan::start(name, SpanKind::Client, attributes), propagate)
     }
 
     pub(crate) fn secret_params(&self) -> &SecretParams {

@@ -239,7 +239,7 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let (parts, body) = req.into_parts();
         let parent = crate::propagation::extract(&HeaderExtractor(&parts.headers));
-        let span = if self.filter.is_traced(&parts) {
+        let span = if aitrace_core::emit::is_active() && self.filter.is_traced(&parts) {
             start_span(&parent, &parts, &self.config)
         } else {
             // No span, but the caller's context still reaches the handler.
