@@ -1,0 +1,373 @@
+//! HTTP-level auto-instrumentation: recognise LLM API calls by path, read the JSON
+//! request body, and read the JSON or SSE response as it passes through to the
+//! caller, unchanged.
+//!
+//! - [`GenAiMiddleware`](crate::GenAiMiddleware) for reqwest-middleware clients
+//!   (feature `reqwest`).
+//! - [`GenAiHttpLayer`] for tower services over `http::Request` (hyper-util clients,
+//!   tower stacks).
+//!
+//! Both hand the caller the same status, headers and body bytes, with the same
+//! streaming behaviour: the body is observed as the caller reads it, never buffered
+//! ahead of the caller. Up to `max_body_bytes` of a non-streamed response is copied
+//! aside to read its usage; past that, the span says `aitrace.response.truncated`.
+//! The span ends when the caller has read the body to its end, or drops it.
+
+mod body;
+mod layer;
+
+pub use body::ObservedBody;
+pub use layer::{GenAiHttp, GenAiHttpFuture, GenAiHttpLayer, TeeBody};
+
+use std::borrow::Cow;
+use std::sync::Arc;
+
+use aitrace_core::conventions::{self as c, Provider};
+use bytes::Bytes;
+use opentelemetry::{Context, KeyValue};
+
+use crate::config::GenAiConfig;
+use crate::recorder::{CallRecorder, Outcome};
+use crate::sse::SseParser;
+use crate::types::{RequestInfo, ResponseInfo};
+use crate::wire::{self, StreamAccumulator, WireFormat};
+
+/// Where a request goes, as far as the span needs to know.
+pub(crate) struct Target<'a> {
+    pub(crate) method: &'a str,
+    pub(crate) host: Option<&'a str>,
+    pub(crate) port: Option<u16>,
+    pub(crate) path: &'a str,
+}
+
+/// An LLM call seen at the HTTP level, from request to end of response body.
+pub(crate) struct HttpCall {
+    recorder: CallRecorder,
+    format: WireFormat,
+    capture: bool,
+    config: Arc<GenAiConfig>,
+}
+
+impl HttpCall {
+    /// Starts a call when the request is an LLM API call. Returns the call and, when
+    /// the configuration asked to add `stream_options.include_usage`, the new body.
+    pub(crate) fn begin(
+        config: &Arc<GenAiConfig>,
+        target: &Target<'_>,
+        body: Option<&[u8]>,
+    ) -> Option<(HttpCall, Option<Bytes>)> {
+        let format = wire::detect(target.method, target.path)?;
+        if !crate::layer::needs_recording() {
+            return None;
+        }
+        let provider = config
+            .provider
+            .clone()
+            .or_else(|| target.host.and_then(Provider::from_host))
+            .unwrap_or_else(|| format.default_provider());
+        let capture = config.content.mode().captures();
+        let mut notes = Vec::new();
+        let info = match body {
+            Some(bytes) => match wire::parse_request(&format, provider.clone(), bytes, capture) {
+                Ok(info) => info,
+                Err(e) => {
+                    notes.push(KeyValue::new("aitrace.request.parse_error", e.marker()));
+                    fallback_info(&format, provider)
+                }
+            },
+            // The tower layer reads the body as it is sent (`request_body`).
+            None => fallback_info(&format, provider),
+        };
+        let new_body = match (body, &format) {
+            (Some(bytes), WireFormat::OpenAiChat) if config.include_stream_usage && info.stream => {
+                with_stream_usage(bytes)
+            }
+            _ => None,
+        };
+        let server = target
+            .host
+            .map(|h| (h.to_owned(), target.port.unwrap_or(443)));
+        let mut recorder = CallRecorder::start(Arc::clone(config), &info, server);
+        for kv in notes {
+            recorder.note(kv);
+        }
+        Some((
+            HttpCall {
+                recorder,
+                format,
+                capture,
+                config: Arc::clone(config),
+            },
+            new_body,
+        ))
+    }
+
+    /// The request body, read as it was sent: its facts complete the span.
+    pub(crate) fn request_body(&mut self, body: &[u8], complete: bool) {
+        if !complete {
+            self.recorder.note(KeyValue::new(
+                "aitrace.request.parse_error",
+                "body_not_read",
+            ));
+            return;
+        }
+        let provider = self
+            .config
+            .provider
+            .clone()
+            .unwrap_or_else(|| self.format.default_provider());
+        match wire::parse_request(&self.format, provider, body, self.capture) {
+            Ok(info) => self.recorder.request_known(&info),
+            Err(e) => self
+                .recorder
+                .note(KeyValue::new("aitrace.request.parse_error", e.marker())),
+        }
+    }
+
+    pub(crate) fn context(&self) -> Context {
+        self.recorder.context()
+    }
+
+    /// The request failed before any response: `error.type` is the transport error kind.
+    pub(crate) fn transport_error(self, kind: &'static str, message: String) {
+        self.recorder.finish(Outcome::Error {
+            error_type: Cow::Borrowed(kind),
+            message,
+            partial: None,
+        });
+    }
+
+    /// The response head arrived: decide how to read the body.
+    pub(crate) fn on_response(
+        mut self,
+        status: u16,
+        content_type: Option<&str>,
+    ) -> ResponseObserver {
+        self.recorder.note(KeyValue::new(
+            c::HTTP_RESPONSE_STATUS_CODE,
+            i64::from(status),
+        ));
+        let is_sse =
+            content_type.is_some_and(|ct| ct.trim_start().starts_with("text/event-stream"));
+        let mode = if status >= 400 {
+            Mode::Error {
+                status,
+                buf: Vec::new(),
+            }
+        } else if is_sse {
+            Mode::Sse {
+                parser: SseParser::new(self.config.max_event_bytes),
+                acc: wire::stream_accumulator(&self.format, self.capture),
+                parse_error: None,
+            }
+        } else {
+            Mode::Json { buf: Vec::new() }
+        };
+        ResponseObserver {
+            recorder: Some(self.recorder),
+            format: self.format,
+            capture: self.capture,
+            max_body: self.config.max_body_bytes,
+            truncated: false,
+            mode,
+        }
+    }
+}
+
+fn fallback_info(format: &WireFormat, provider: Provider) -> RequestInfo {
+    let (operation, model) = match format {
+        WireFormat::OpenAiEmbeddings => (aitrace_core::conventions::Operation::Embeddings, None),
+        WireFormat::OpenAiCompletions => {
+            (aitrace_core::conventions::Operation::TextCompletion, None)
+        }
+        WireFormat::GeminiGenerate { model, .. } => (
+            aitrace_core::conventions::Operation::GenerateContent,
+            Some(model.clone()),
+        ),
+        WireFormat::GeminiEmbed { model } => (
+            aitrace_core::conventions::Operation::Embeddings,
+            Some(model.clone()),
+        ),
+        _ => (aitrace_core::conventions::Operation::Chat, None),
+    };
+    RequestInfo::new(provider, operation, model)
+}
+
+/// The body with `"stream_options": {"include_usage": true}` added, unless it already
+/// says something about it.
+fn with_stream_usage(body: &[u8]) -> Option<Bytes> {
+    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let obj = value.as_object_mut()?;
+    let options = obj
+        .entry("stream_options")
+        .or_insert_with(|| serde_json::json!({}))
+        .as_object_mut()?;
+    if options.contains_key("include_usage") {
+        return None;
+    }
+    options.insert("include_usage".to_owned(), serde_json::Value::Bool(true));
+    serde_json::to_vec(&value).ok().map(Bytes::from)
+}
+
+enum Mode {
+    Json {
+        buf: Vec<u8>,
+    },
+    Sse {
+        parser: SseParser,
+        acc: Box<dyn StreamAccumulator>,
+        parse_error: Option<&'static str>,
+    },
+    Error {
+        status: u16,
+        buf: Vec<u8>,
+    },
+}
+
+/// Error bodies are read only for their `error.type`: a small cap is enough.
+const MAX_ERROR_BODY: usize = 64 * 1024;
+
+/// Reads a response body as it streams past and finishes the call at its end.
+pub(crate) struct ResponseObserver {
+    recorder: Option<CallRecorder>,
+    format: WireFormat,
+    capture: bool,
+    max_body: usize,
+    truncated: bool,
+    mode: Mode,
+}
+
+impl ResponseObserver {
+    /// Bytes of the body, as the caller receives them.
+    pub(crate) fn on_data(&mut self, data: &[u8]) {
+        let Some(recorder) = self.recorder.as_mut() else {
+            return;
+        };
+        match &mut self.mode {
+            Mode::Json { buf } => {
+                if buf.len() + data.len() <= self.max_body {
+                    buf.extend_from_slice(data);
+                } else if !self.truncated {
+                    self.truncated = true;
+                    *buf = Vec::new();
+                }
+            }
+            Mode::Error { buf, .. } => {
+                let room = MAX_ERROR_BODY.saturating_sub(buf.len());
+                buf.extend_from_slice(&data[..data.len().min(room)]);
+            }
+            Mode::Sse {
+                parser,
+                acc,
+                parse_error,
+            } => {
+                parser.feed(data, |event| {
+                    recorder.on_chunk();
+                    if let Err(e) = acc.on_event(event) {
+                        parse_error.get_or_insert(e.marker());
+                    }
+                });
+            }
+        }
+    }
+
+    /// The body ended normally.
+    pub(crate) fn on_end(mut self) {
+        let Some(mut recorder) = self.recorder.take() else {
+            return;
+        };
+        if self.truncated {
+            recorder.note(KeyValue::new(c::AITRACE_RESPONSE_TRUNCATED, true));
+        }
+        match &mut self.mode {
+            Mode::Json { buf } => {
+                if self.truncated {
+                    recorder.finish(Outcome::Ok(&ResponseInfo::default()));
+                    return;
+                }
+                match wire::parse_response(&self.format, buf, self.capture) {
+                    Ok(info) => recorder.finish(Outcome::Ok(&info)),
+                    Err(e) => {
+                        recorder.note(KeyValue::new(c::AITRACE_RESPONSE_PARSE_ERROR, e.marker()));
+                        recorder.finish(Outcome::Ok(&ResponseInfo::default()));
+                    }
+                }
+            }
+            Mode::Error { status, buf } => {
+                let (error_type, message) = match wire::parse_error(buf) {
+                    Some((kind, message)) => (kind, message),
+                    None => (
+                        status.to_string(),
+                        String::from_utf8_lossy(buf).chars().take(256).collect(),
+                    ),
+                };
+                recorder.finish(Outcome::Error {
+                    error_type: Cow::Owned(error_type),
+                    message: format!("HTTP {status}: {message}"),
+                    partial: None,
+                });
+            }
+            Mode::Sse {
+                parser,
+                acc,
+                parse_error,
+            } => {
+                let cut = parser.finish();
+                let oversized = parser.oversized_events();
+                if oversized > 0 {
+                    recorder.note(KeyValue::new(
+                        c::AITRACE_STREAM_OVERSIZED_EVENTS,
+                        i64::try_from(oversized).unwrap_or(i64::MAX),
+                    ));
+                }
+                if let Some(marker) = parse_error {
+                    recorder.note(KeyValue::new(c::AITRACE_RESPONSE_PARSE_ERROR, *marker));
+                }
+                let stream_error = acc.stream_error();
+                let info = acc.finish();
+                match stream_error {
+                    Some((kind, message)) => recorder.finish(Outcome::Error {
+                        error_type: Cow::Owned(kind),
+                        message: format!("the stream reported an error: {message}"),
+                        partial: Some(&info),
+                    }),
+                    None if cut => recorder.finish(Outcome::Error {
+                        error_type: Cow::Borrowed("stream_truncated"),
+                        message: "the stream ended in the middle of an event".to_owned(),
+                        partial: Some(&info),
+                    }),
+                    None => recorder.finish(Outcome::Ok(&info)),
+                }
+            }
+        }
+    }
+
+    /// Reading the body failed (connection reset, timeout).
+    pub(crate) fn on_error(mut self, message: String) {
+        let Some(recorder) = self.recorder.take() else {
+            return;
+        };
+        let partial = match &mut self.mode {
+            Mode::Sse { acc, .. } => Some(acc.finish()),
+            _ => None,
+        };
+        recorder.finish(Outcome::Error {
+            error_type: Cow::Borrowed("body_read"),
+            message: format!("reading the response body failed: {message}"),
+            partial: partial.as_ref(),
+        });
+    }
+}
+
+impl Drop for ResponseObserver {
+    /// The caller dropped the body before its end.
+    fn drop(&mut self) {
+        if let Some(recorder) = self.recorder.take() {
+            let partial = match &mut self.mode {
+                Mode::Sse { acc, .. } => Some(acc.finish()),
+                _ => None,
+            };
+            recorder.finish(Outcome::Cancelled(partial.as_ref()));
+        }
+    }
+}

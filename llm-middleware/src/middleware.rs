@@ -1,0 +1,128 @@
+//! [`GenAiMiddleware`]: GenAI spans for LLM API calls made with a reqwest-middleware
+//! client, with no other change to the calling code.
+//!
+//! It recognises LLM API calls by path (`/chat/completions`, `/v1/messages`,
+//! `:generateContent`, ...), reads the JSON request body, and reads the JSON or SSE
+//! response as the caller consumes it. The caller gets the same status, headers, URL
+//! and body bytes, streaming as before. Other requests pass through untouched.
+//!
+//! Put it before the HTTP client middleware of `aitrace-http` (when you use both), so
+//! the HTTP span nests under the GenAI span and carries the trace to the provider.
+//!
+//! ```no_run
+//! use aitrace_llm::{GenAiConfig, GenAiMiddleware};
+//!
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+//!     .with(GenAiMiddleware::new(GenAiConfig::from_env()))
+//!     .build();
+//! let response = client
+//!     .post("https://api.openai.com/v1/chat/completions")
+//!     .bearer_auth(std::env::var("OPENAI_API_KEY")?)
+//!     .header("content-type", "application/json")
+//!     .body(r#"{"model":"gpt-4o-mini","messages":[{"role":"user","content":"hi"}]}"#)
+//!     .send()
+//!     .await?;
+//! println!("{}", response.text().await?); // the span ends when the body is read
+//! # Ok(()) }
+//! ```
+
+use std::sync::Arc;
+
+use http::Extensions;
+use opentelemetry::trace::FutureExt as _;
+use reqwest::{Request, Response, ResponseBuilderExt};
+use reqwest_middleware::{Middleware, Next, Result};
+
+use crate::config::GenAiConfig;
+use crate::http::{HttpCall, ObservedBody, Target};
+
+/// reqwest-middleware middleware recording a GenAI span per LLM API call.
+#[derive(Debug, Clone)]
+pub struct GenAiMiddleware {
+    config: Arc<GenAiConfig>,
+}
+
+impl GenAiMiddleware {
+    /// A middleware with this configuration.
+    pub fn new(config: GenAiConfig) -> GenAiMiddleware {
+        GenAiMiddleware {
+            config: Arc::new(config),
+        }
+    }
+}
+
+/// The `error.type` of a reqwest error that came before any response.
+fn transport_error_kind(error: &reqwest_middleware::Error) -> &'static str {
+    match error {
+        reqwest_middleware::Error::Reqwest(e) if e.is_timeout() => "timeout",
+        reqwest_middleware::Error::Reqwest(e) if e.is_connect() => "connect",
+        reqwest_middleware::Error::Reqwest(e) if e.is_request() => "request",
+        reqwest_middleware::Error::Reqwest(e) if e.is_body() => "body",
+        reqwest_middleware::Error::Reqwest(_) => "http",
+        reqwest_middleware::Error::Middleware(_) => "middleware",
+    }
+}
+
+#[async_trait::async_trait]
+impl Middleware for GenAiMiddleware {
+    async fn handle(
+        &self,
+        mut req: Request,
+        extensions: &mut Extensions,
+        next: Next<'_>,
+    ) -> Result<Response> {
+        let url = req.url();
+        let target = Target {
+            method: req.method().as_str(),
+            host: url.host_str(),
+            port: url.port_or_known_default(),
+            path: url.path(),
+        };
+        let body = req.body().and_then(reqwest::Body::as_bytes);
+        let Some((call, new_body)) = HttpCall::begin(&self.config, &target, body) else {
+            return next.run(req, extensions).await;
+        };
+        if let Some(new_body) = new_body {
+            let len = new_body.len();
+            *req.body_mut() = Some(reqwest::Body::from(new_body));
+            if req.headers().contains_key(http::header::CONTENT_LENGTH) {
+                req.headers_mut()
+                    .insert(http::header::CONTENT_LENGTH, http::HeaderValue::from(len));
+            }
+        }
+        let cx = call.context();
+        let result = next.run(req, extensions).with_context(cx.clone()).await;
+        let response = match result {
+            Ok(response) => response,
+            Err(error) => {
+                call.transport_error(transport_error_kind(&error), error.to_string());
+                return Err(error);
+            }
+        };
+        let content_type = response
+            .headers()
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let observer = call.on_response(response.status().as_u16(), content_type);
+        let url = response.url().clone();
+        let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+        let observed = ObservedBody::new(body, Some(observer), Some(cx));
+        let mut builder = http::Response::builder()
+            .status(parts.status)
+            .version(parts.version)
+            .url(url);
+        if let Some(headers) = builder.headers_mut() {
+            *headers = parts.headers;
+        }
+        if let Some(ext) = builder.extensions_mut() {
+            ext.extend(parts.extensions);
+        }
+        match builder.body(reqwest::Body::wrap(observed)) {
+            Ok(rebuilt) => Ok(Response::from(rebuilt)),
+            // Unreachable with parts taken from a valid response; fail loudly in the
+            // only way that does not change the caller's view: an error of ours.
+            Err(e) => Err(reqwest_middleware::Error::middleware(e)),
+        }
+    }
+}

@@ -1,0 +1,419 @@
+//! One LLM call's span, timing, metrics and run totals, from start to end.
+//!
+//! Every entry point of this crate (the generic layer, the stream wrapper, the HTTP
+//! middleware) drives a [`CallRecorder`]: start it with the request's facts, tell it
+//! when the first chunk arrives, and finish it with the outcome. Dropping it
+//! unfinished records a cancellation, so a span is ended on every path.
+
+use std::borrow::Cow;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use aitrace_core::conventions::{self as c, Operation, Provider};
+use aitrace_core::cost::{Cost, NoCost};
+use aitrace_core::emit::OtelSpan;
+use aitrace_core::events;
+use aitrace_core::run::Run;
+use opentelemetry::trace::SpanKind;
+use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
+
+use crate::config::GenAiConfig;
+use crate::types::{RequestInfo, ResponseInfo};
+
+/// How a call ended.
+#[derive(Debug)]
+pub(crate) enum Outcome<'a> {
+    /// The response (or the whole stream) arrived.
+    Ok(&'a ResponseInfo),
+    /// The call failed; what was learned before is still recorded.
+    Error {
+        error_type: Cow<'a, str>,
+        message: String,
+        partial: Option<&'a ResponseInfo>,
+    },
+    /// The caller dropped the call or the stream before it ended.
+    Cancelled(Option<&'a ResponseInfo>),
+}
+
+#[derive(Debug)]
+pub(crate) struct CallRecorder {
+    span: OtelSpan,
+    config: Arc<GenAiConfig>,
+    start: Instant,
+    first_chunk: Option<Duration>,
+    chunks: u64,
+    provider: Provider,
+    operation: Operation,
+    request_model: Option<String>,
+    server: Option<(String, u16)>,
+    run: Option<Run>,
+    extra: Vec<KeyValue>,
+    done: bool,
+}
+
+fn string_array(items: &[String]) -> Value {
+    Value::Array(Array::String(
+        items.iter().map(|s| StringValue::from(s.clone())).collect(),
+    ))
+}
+
+/// The attributes a request's facts give, set at span start.
+fn request_attributes(
+    config: &GenAiConfig,
+    provider: &Provider,
+    info: &RequestInfo,
+) -> Vec<KeyValue> {
+    let mut attrs = Vec::with_capacity(16);
+    attrs.push(KeyValue::new(
+        c::GEN_AI_OPERATION_NAME,
+        info.operation.as_str(),
+    ));
+    attrs.push(KeyValue::new(
+        c::GEN_AI_PROVIDER_NAME,
+        provider.as_str().to_owned(),
+    ));
+    if config.names.legacy {
+        attrs.push(KeyValue::new(
+            c::GEN_AI_SYSTEM,
+            provider.as_str().to_owned(),
+        ));
+    }
+    if let Some(model) = &info.model {
+        attrs.push(KeyValue::new(c::GEN_AI_REQUEST_MODEL, model.clone()));
+    }
+    let p = &info.params;
+    let ints = [
+        (c::GEN_AI_REQUEST_MAX_TOKENS, p.max_tokens),
+        (c::GEN_AI_REQUEST_SEED, p.seed),
+        (
+            c::GEN_AI_REQUEST_CHOICE_COUNT,
+            p.choice_count.filter(|&n| n != 1),
+        ),
+        (c::GEN_AI_EMBEDDINGS_DIMENSION_COUNT, p.dimensions),
+    ];
+    for (key, value) in ints {
+        if let Some(v) = value {
+            attrs.push(KeyValue::new(key, v));
+        }
+    }
+    let floats = [
+        (c::GEN_AI_REQUEST_TEMPERATURE, p.temperature),
+        (c::GEN_AI_REQUEST_TOP_P, p.top_p),
+        (c::GEN_AI_REQUEST_TOP_K, p.top_k),
+        (c::GEN_AI_REQUEST_FREQUENCY_PENALTY, p.frequency_penalty),
+        (c::GEN_AI_REQUEST_PRESENCE_PENALTY, p.presence_penalty),
+    ];
+    for (key, value) in floats {
+        if let Some(v) = value {
+            attrs.push(KeyValue::new(key, v));
+        }
+    }
+    if !p.stop_sequences.is_empty() {
+        attrs.push(KeyValue::new(
+            c::GEN_AI_REQUEST_STOP_SEQUENCES,
+            string_array(&p.stop_sequences),
+        ));
+    }
+    if info.stream {
+        attrs.push(KeyValue::new(c::GEN_AI_REQUEST_STREAM, true));
+    }
+    if let Some(id) = &info.conversation_id {
+        attrs.push(KeyValue::new(c::GEN_AI_CONVERSATION_ID, id.clone()));
+    }
+    if let Some(t) = &info.output_type {
+        attrs.push(KeyValue::new(c::GEN_AI_OUTPUT_TYPE, t.clone()));
+    }
+    if config.openinference {
+        attrs.push(KeyValue::new(c::OPENINFERENCE_SPAN_KIND, "LLM"));
+        attrs.push(KeyValue::new(c::LLM_PROVIDER, provider.as_str().to_owned()));
+        if let Some(model) = &info.model {
+            attrs.push(KeyValue::new(c::LLM_MODEL_NAME, model.clone()));
+        }
+    }
+    attrs
+}
+
+impl CallRecorder {
+    /// Starts the span with every attribute known from the request (samplers see them).
+    pub(crate) fn start(
+        config: Arc<GenAiConfig>,
+        info: &RequestInfo,
+        server: Option<(String, u16)>,
+    ) -> CallRecorder {
+        let provider = config
+            .provider
+            .clone()
+            .unwrap_or_else(|| info.provider.clone());
+        let name = c::inference_span_name(info.operation, info.model.as_deref());
+        let mut attrs = request_attributes(&config, &provider, info);
+        if let Some((host, port)) = &server {
+            attrs.push(KeyValue::new(c::SERVER_ADDRESS, host.clone()));
+            attrs.push(KeyValue::new(c::SERVER_PORT, i64::from(*port)));
+        }
+        let span = OtelSpan::start(name, SpanKind::Client, attrs);
+        let recorder = CallRecorder {
+            span,
+            start: Instant::now(),
+            first_chunk: None,
+            chunks: 0,
+            provider,
+            operation: info.operation,
+            request_model: info.model.clone(),
+            server,
+            run: Run::current(),
+            extra: Vec::new(),
+            done: false,
+            config,
+        };
+        if recorder.span.is_recording() {
+            let mut content = Vec::new();
+            recorder.capture(
+                &mut content,
+                c::GEN_AI_INPUT_MESSAGES,
+                info.input_messages.as_ref(),
+            );
+            recorder.capture(
+                &mut content,
+                c::GEN_AI_SYSTEM_INSTRUCTIONS,
+                info.system_instructions.as_ref(),
+            );
+            recorder.emit_content(content);
+        }
+        recorder
+    }
+
+    /// Redacted, truncated content for `key`, when the policy captures content.
+    fn capture(
+        &self,
+        out: &mut Vec<KeyValue>,
+        key: &'static str,
+        value: Option<&serde_json::Value>,
+    ) {
+        if let Some(v) = value {
+            if let Some(text) = self.config.content.capture_json(v) {
+                out.push(KeyValue::new(key, text));
+            }
+        }
+    }
+
+    fn emit_content(&self, content: Vec<KeyValue>) {
+        if content.is_empty() {
+            return;
+        }
+        let mode = self.config.content.mode();
+        if mode.on_events() {
+            self.span.add_event(
+                events::GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
+                content.clone(),
+            );
+        }
+        if mode.on_span() {
+            self.span.set_attributes(content);
+        }
+    }
+
+    /// The context to attach while the call runs and to propagate.
+    pub(crate) fn context(&self) -> Context {
+        self.span.context()
+    }
+
+    /// The request's facts, learned after the span started (a request body read as it
+    /// was sent): records them and renames the span.
+    pub(crate) fn request_known(&mut self, info: &RequestInfo) {
+        self.request_model = info.model.clone();
+        if !self.span.is_recording() {
+            return;
+        }
+        self.span.update_name(c::inference_span_name(
+            info.operation,
+            info.model.as_deref(),
+        ));
+        self.span
+            .set_attributes(request_attributes(&self.config, &self.provider, info));
+        let mut content = Vec::new();
+        self.capture(
+            &mut content,
+            c::GEN_AI_INPUT_MESSAGES,
+            info.input_messages.as_ref(),
+        );
+        self.capture(
+            &mut content,
+            c::GEN_AI_SYSTEM_INSTRUCTIONS,
+            info.system_instructions.as_ref(),
+        );
+        self.emit_content(content);
+    }
+
+    /// A chunk of a streamed response arrived.
+    pub(crate) fn on_chunk(&mut self) {
+        self.chunks += 1;
+        if self.first_chunk.is_none() {
+            self.first_chunk = Some(self.start.elapsed());
+        }
+    }
+
+    /// Adds an attribute recorded at the end (e.g. markers from parsing).
+    pub(crate) fn note(&mut self, kv: KeyValue) {
+        self.extra.push(kv);
+    }
+
+    /// Ends the call: span attributes and status, metrics, run totals.
+    pub(crate) fn finish(mut self, outcome: Outcome<'_>) {
+        self.record(outcome);
+    }
+
+    fn record(&mut self, outcome: Outcome<'_>) {
+        if self.done {
+            return;
+        }
+        self.done = true;
+        let duration = self.start.elapsed();
+        let (response, error_type) = match &outcome {
+            Outcome::Ok(r) => (Some(*r), None),
+            Outcome::Error {
+                partial,
+                error_type,
+                ..
+            } => (*partial, Some(error_type.clone())),
+            Outcome::Cancelled(partial) => (*partial, Some(Cow::Borrowed(c::ERROR_TYPE_CANCELLED))),
+        };
+        let usage = response.and_then(|r| r.usage);
+        let response_model = response.and_then(|r| r.model.clone());
+        let prices = self.config.prices();
+        let cost: Result<Cost, NoCost> = match usage {
+            None => Err(NoCost::UsageUnknown),
+            Some(u) => {
+                let price = |m: &str| prices.cost(Some(&self.provider), m, &u);
+                // The response names the exact snapshot; the request name is the fallback.
+                match (response_model.as_deref(), self.request_model.as_deref()) {
+                    (None, None) => Err(NoCost::ModelUnknown),
+                    (Some(m), None) | (None, Some(m)) => price(m),
+                    (Some(r), Some(q)) => price(r).or_else(|e| {
+                        if r == q {
+                            Err(e)
+                        } else {
+                            price(q).map_err(|_| e)
+                        }
+                    }),
+                }
+            }
+        };
+        let ttfc = self.first_chunk.map(|d| d.as_secs_f64());
+
+        if self.span.is_recording() {
+            let mut attrs = std::mem::take(&mut self.extra);
+            if let Some(r) = response {
+                if let Some(id) = &r.id {
+                    attrs.push(KeyValue::new(c::GEN_AI_RESPONSE_ID, id.clone()));
+                }
+                if let Some(m) = &r.model {
+                    attrs.push(KeyValue::new(c::GEN_AI_RESPONSE_MODEL, m.clone()));
+                }
+                if !r.finish_reasons.is_empty() {
+                    attrs.push(KeyValue::new(
+                        c::GEN_AI_RESPONSE_FINISH_REASONS,
+                        string_array(&r.finish_reasons),
+                    ));
+                }
+            }
+            match usage {
+                Some(u) => {
+                    attrs.extend(u.attributes(self.config.names));
+                    if self.config.openinference {
+                        let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
+                        attrs.push(KeyValue::new(c::LLM_TOKEN_COUNT_PROMPT, n(u.input_tokens)));
+                        attrs.push(KeyValue::new(
+                            c::LLM_TOKEN_COUNT_COMPLETION,
+                            n(u.output_tokens),
+                        ));
+                        attrs.push(KeyValue::new(c::LLM_TOKEN_COUNT_TOTAL, n(u.total_tokens())));
+                    }
+                }
+                None => attrs.push(KeyValue::new(c::AITRACE_USAGE_KNOWN, false)),
+            }
+            match &cost {
+                Ok(cost) => attrs.push(KeyValue::new(c::GEN_AI_USAGE_COST, cost.usd())),
+                Err(why) => attrs.push(KeyValue::new(c::AITRACE_COST_UNAVAILABLE, why.reason())),
+            }
+            if let Some(t) = ttfc {
+                attrs.push(KeyValue::new(c::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK, t));
+            }
+            if self.chunks > 0 {
+                attrs.push(KeyValue::new(
+                    c::AITRACE_STREAM_CHUNKS,
+                    i64::try_from(self.chunks).unwrap_or(i64::MAX),
+                ));
+            }
+            self.span.set_attributes(attrs);
+            let mut content = Vec::new();
+            self.capture(
+                &mut content,
+                c::GEN_AI_OUTPUT_MESSAGES,
+                response.and_then(|r| r.output_messages.as_ref()),
+            );
+            self.emit_content(content);
+            match &outcome {
+                Outcome::Ok(_) => {}
+                Outcome::Error {
+                    error_type,
+                    message,
+                    ..
+                } => self.span.set_error(error_type.to_string(), message.clone()),
+                Outcome::Cancelled(_) => {
+                    self.span
+                        .set_attribute(KeyValue::new(c::AITRACE_CANCELLED, true));
+                    self.span.add_event(events::STREAM_CANCELLED, Vec::new());
+                    self.span.set_error(
+                        c::ERROR_TYPE_CANCELLED,
+                        "the caller dropped the call before the response ended",
+                    );
+                }
+            }
+        }
+
+        let mut metric_attrs = Vec::with_capacity(7);
+        metric_attrs.push(KeyValue::new(
+            c::GEN_AI_OPERATION_NAME,
+            self.operation.as_str(),
+        ));
+        metric_attrs.push(KeyValue::new(
+            c::GEN_AI_PROVIDER_NAME,
+            self.provider.as_str().to_owned(),
+        ));
+        if let Some(m) = &self.request_model {
+            metric_attrs.push(KeyValue::new(c::GEN_AI_REQUEST_MODEL, m.clone()));
+        }
+        if let Some(m) = response_model {
+            metric_attrs.push(KeyValue::new(c::GEN_AI_RESPONSE_MODEL, m));
+        }
+        if let Some((host, port)) = &self.server {
+            metric_attrs.push(KeyValue::new(c::SERVER_ADDRESS, host.clone()));
+            metric_attrs.push(KeyValue::new(c::SERVER_PORT, i64::from(*port)));
+        }
+        if let Some(e) = &error_type {
+            metric_attrs.push(KeyValue::new(c::ERROR_TYPE, e.to_string()));
+        }
+        self.config.metrics.record(
+            &metric_attrs,
+            duration.as_secs_f64(),
+            usage.map(|u| u.input_tokens),
+            usage.map(|u| u.output_tokens),
+            ttfc,
+            cost.as_ref().ok().map(|c| c.usd()),
+        );
+        if let Some(run) = &self.run {
+            run.record_llm_call(usage, cost.ok());
+        }
+        // Ending here, not at drop: the context may be held elsewhere.
+        let span = std::mem::replace(&mut self.span, OtelSpan::off(Context::new()));
+        span.end();
+    }
+}
+
+impl Drop for CallRecorder {
+    fn drop(&mut self) {
+        if !self.done {
+            self.record(Outcome::Cancelled(None));
+        }
+    }
+}

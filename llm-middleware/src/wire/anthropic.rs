@@ -1,0 +1,317 @@
+//! Anthropic Messages API (`/v1/messages`) and its server-sent events.
+//!
+//! Anthropic's `input_tokens` exclude the cache, so input is summed per the
+//! conventions ([`Usage::from_anthropic`]). In streams, usage comes in `message_start`
+//! and again, cumulatively, in `message_delta`: later values overwrite, never add.
+
+use std::borrow::Cow;
+
+use aitrace_core::conventions::{Operation, Provider};
+use aitrace_core::usage::Usage;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{malformed, message, text_part, tokens, ExtractError, StreamAccumulator};
+use crate::sse::SseEvent;
+use crate::types::{RequestInfo, RequestParams, ResponseInfo};
+
+#[derive(Deserialize)]
+struct Request<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    max_tokens: Option<i64>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    top_k: Option<f64>,
+    #[serde(default, borrow)]
+    stop_sequences: Vec<Cow<'a, str>>,
+    stream: Option<bool>,
+}
+
+/// Reads a Messages request body.
+pub fn parse_request(
+    provider: Provider,
+    body: &[u8],
+    capture: bool,
+) -> Result<RequestInfo, ExtractError> {
+    let req: Request<'_> = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+    let mut info = RequestInfo::new(provider, Operation::Chat, req.model.map(Cow::into_owned));
+    info.stream = req.stream.unwrap_or(false);
+    info.params = RequestParams {
+        max_tokens: req.max_tokens,
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.top_k,
+        stop_sequences: req
+            .stop_sequences
+            .into_iter()
+            .map(Cow::into_owned)
+            .collect(),
+        ..RequestParams::default()
+    };
+    if capture {
+        let value: Value = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+        info.system_instructions = match value.get("system") {
+            Some(Value::String(s)) => Some(Value::Array(vec![text_part(s)])),
+            Some(Value::Array(blocks)) => {
+                Some(Value::Array(blocks.iter().map(block_part).collect()))
+            }
+            _ => None,
+        };
+        info.input_messages = value.get("messages").and_then(Value::as_array).map(|msgs| {
+            Value::Array(
+                msgs.iter()
+                    .map(|m| {
+                        let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+                        message(role, content_parts(m.get("content")))
+                    })
+                    .collect(),
+            )
+        });
+    }
+    Ok(info)
+}
+
+fn content_parts(content: Option<&Value>) -> Vec<Value> {
+    match content {
+        Some(Value::String(s)) => vec![text_part(s)],
+        Some(Value::Array(blocks)) => blocks.iter().map(block_part).collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn block_part(block: &Value) -> Value {
+    match block.get("type").and_then(Value::as_str) {
+        Some("text") => text_part(
+            block
+                .get("text")
+                .and_then(Value::as_str)
+                .unwrap_or_default(),
+        ),
+        Some("tool_use") => serde_json::json!({
+            "type": "tool_call", "id": block.get("id"), "name": block.get("name"), "arguments": block.get("input"),
+        }),
+        Some("tool_result") => serde_json::json!({
+            "type": "tool_call_response", "id": block.get("tool_use_id"), "response": block.get("content"),
+        }),
+        _ => block.clone(),
+    }
+}
+
+/// `usage` as Anthropic reports it; every field optional (deltas carry some).
+#[derive(Deserialize, Debug, Default, Clone, Copy)]
+struct RawUsage {
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    cache_creation_input_tokens: Option<i64>,
+    cache_read_input_tokens: Option<i64>,
+}
+
+impl RawUsage {
+    /// Overwrites the fields `newer` carries.
+    fn overwrite(&mut self, newer: RawUsage) {
+        self.input_tokens = newer.input_tokens.or(self.input_tokens);
+        self.output_tokens = newer.output_tokens.or(self.output_tokens);
+        self.cache_creation_input_tokens = newer
+            .cache_creation_input_tokens
+            .or(self.cache_creation_input_tokens);
+        self.cache_read_input_tokens = newer
+            .cache_read_input_tokens
+            .or(self.cache_read_input_tokens);
+    }
+
+    fn to_usage(self) -> Result<Usage, ExtractError> {
+        Ok(Usage::from_anthropic(
+            tokens(self.input_tokens, "input_tokens")?,
+            tokens(self.cache_read_input_tokens, "cache_read_input_tokens")?,
+            tokens(
+                self.cache_creation_input_tokens,
+                "cache_creation_input_tokens",
+            )?,
+            tokens(self.output_tokens, "output_tokens")?,
+        ))
+    }
+}
+
+#[derive(Deserialize)]
+struct Message {
+    id: Option<String>,
+    model: Option<String>,
+    stop_reason: Option<String>,
+    usage: Option<RawUsage>,
+    #[serde(default)]
+    content: Vec<Value>,
+}
+
+/// Reads a Messages response body.
+pub fn parse_response(body: &[u8], capture: bool) -> Result<ResponseInfo, ExtractError> {
+    let msg: Message = serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+    Ok(ResponseInfo {
+        id: msg.id,
+        model: msg.model,
+        finish_reasons: msg.stop_reason.into_iter().collect(),
+        usage: msg.usage.map(RawUsage::to_usage).transpose()?,
+        output_messages: capture.then(|| {
+            Value::Array(vec![message(
+                "assistant",
+                msg.content.iter().map(block_part).collect(),
+            )])
+        }),
+    })
+}
+
+/// Gathers a Messages stream.
+#[derive(Debug)]
+pub struct StreamState {
+    info: ResponseInfo,
+    raw: RawUsage,
+    text: String,
+    capture: bool,
+    done: bool,
+    error: Option<(String, String)>,
+}
+
+impl StreamState {
+    /// A new accumulator.
+    pub fn new(capture: bool) -> StreamState {
+        StreamState {
+            info: ResponseInfo::default(),
+            raw: RawUsage::default(),
+            text: String::new(),
+            capture,
+            done: false,
+            error: None,
+        }
+    }
+
+    fn merge_usage(&mut self, newer: RawUsage) -> Result<(), ExtractError> {
+        self.raw.overwrite(newer);
+        // Checked now, so a bad count is reported where it arrives.
+        self.info.usage = Some(self.raw.to_usage()?);
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct Event<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+    message: Option<Message>,
+    delta: Option<EventDelta<'a>>,
+    usage: Option<RawUsage>,
+    error: Option<Value>,
+}
+
+#[derive(Deserialize)]
+struct EventDelta<'a> {
+    stop_reason: Option<String>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+}
+
+impl StreamAccumulator for StreamState {
+    fn on_event(&mut self, event: SseEvent<'_>) -> Result<(), ExtractError> {
+        let e: Event<'_> =
+            serde_json::from_slice(event.data).map_err(|e| malformed("stream event", e))?;
+        let kind = e.kind.as_deref().unwrap_or(event.event);
+        match kind {
+            "message_start" => {
+                if let Some(m) = e.message {
+                    self.info.id = m.id;
+                    self.info.model = m.model;
+                    if let Some(u) = m.usage {
+                        self.merge_usage(u)?;
+                    }
+                }
+            }
+            "content_block_delta" if self.capture => {
+                if let Some(t) = e.delta.and_then(|d| d.text) {
+                    self.text.push_str(&t);
+                }
+            }
+            "message_delta" => {
+                if let Some(reason) = e.delta.and_then(|d| d.stop_reason) {
+                    self.info.finish_reasons = vec![reason];
+                }
+                if let Some(u) = e.usage {
+                    self.merge_usage(u)?;
+                }
+            }
+            "message_stop" => self.done = true,
+            "error" => {
+                let err = e.error.unwrap_or(Value::Null);
+                let kind = err
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("stream_error");
+                let msg = err
+                    .get("message")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                self.error = Some((kind.to_owned(), msg.to_owned()));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn info(&self) -> &ResponseInfo {
+        &self.info
+    }
+
+    fn stream_error(&self) -> Option<(String, String)> {
+        self.error.clone()
+    }
+
+    fn completed(&self) -> bool {
+        self.done
+    }
+
+    fn finish(&mut self) -> ResponseInfo {
+        let mut info = std::mem::take(&mut self.info);
+        if self.capture {
+            info.output_messages = Some(Value::Array(vec![message(
+                "assistant",
+                vec![text_part(&self.text)],
+            )]));
+        }
+        info
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ev(data: &str) -> SseEvent<'_> {
+        SseEvent {
+            event: "",
+            data: data.as_bytes(),
+        }
+    }
+
+    #[test]
+    fn stream_usage_overwrites_cumulatively() {
+        let mut s = StreamState::new(true);
+        s.on_event(ev(r#"{"type":"message_start","message":{"id":"msg_1","model":"claude-sonnet-4-5","usage":{"input_tokens":20,"cache_read_input_tokens":100,"cache_creation_input_tokens":5,"output_tokens":1}}}"#)).unwrap();
+        s.on_event(ev(r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"Hel"}}"#)).unwrap();
+        s.on_event(ev(
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"lo"}}"#,
+        ))
+        .unwrap();
+        s.on_event(ev(r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}}"#)).unwrap();
+        s.on_event(ev(
+            r#"{"type":"message_delta","delta":{},"usage":{"output_tokens":42}}"#,
+        ))
+        .unwrap();
+        s.on_event(ev(r#"{"type":"message_stop"}"#)).unwrap();
+        assert!(s.completed());
+        let info = s.finish();
+        assert_eq!(info.usage, Some(Usage::from_anthropic(20, 100, 5, 42)));
+        assert_eq!(info.finish_reasons, ["end_turn"]);
+        assert_eq!(
+            info.output_messages.unwrap()[0]["parts"][0]["content"],
+            "Hello"
+        );
+    }
+}

@@ -1,0 +1,727 @@
+//! OpenAI and OpenAI-compatible wire formats: chat completions (and their stream
+//! chunks), legacy completions, embeddings, and the Responses API (and its stream
+//! events). The same shapes are served by Azure OpenAI, vLLM, Ollama's `/v1`, Groq,
+//! OpenRouter, DeepSeek and Mistral.
+
+use std::borrow::Cow;
+
+use aitrace_core::conventions::{Operation, Provider};
+use aitrace_core::usage::Usage;
+use serde::Deserialize;
+use serde_json::Value;
+
+use super::{malformed, message, text_part, tokens, ExtractError, StreamAccumulator, WireFormat};
+use crate::sse::SseEvent;
+use crate::types::{RequestInfo, RequestParams, ResponseInfo};
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Stop<'a> {
+    #[serde(borrow)]
+    One(Cow<'a, str>),
+    Many(Vec<Cow<'a, str>>),
+}
+
+#[derive(Deserialize)]
+struct ResponseFormat<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct TextConfig<'a> {
+    #[serde(borrow)]
+    format: Option<ResponseFormat<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Request<'a> {
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    max_tokens: Option<i64>,
+    max_completion_tokens: Option<i64>,
+    max_output_tokens: Option<i64>,
+    temperature: Option<f64>,
+    top_p: Option<f64>,
+    top_k: Option<f64>,
+    seed: Option<i64>,
+    frequency_penalty: Option<f64>,
+    presence_penalty: Option<f64>,
+    n: Option<i64>,
+    #[serde(borrow)]
+    stop: Option<Stop<'a>>,
+    stream: Option<bool>,
+    dimensions: Option<i64>,
+    #[serde(borrow)]
+    response_format: Option<ResponseFormat<'a>>,
+    #[serde(borrow)]
+    text: Option<TextConfig<'a>>,
+    #[serde(borrow)]
+    conversation: Option<Conversation<'a>>,
+    #[serde(borrow)]
+    previous_response_id: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum Conversation<'a> {
+    #[serde(borrow)]
+    Id(Cow<'a, str>),
+    Object {
+        #[serde(borrow)]
+        id: Cow<'a, str>,
+    },
+}
+
+fn output_type(kind: Option<&str>) -> Option<String> {
+    match kind? {
+        "json_object" | "json_schema" => Some("json".to_owned()),
+        "text" => Some("text".to_owned()),
+        _ => None,
+    }
+}
+
+/// Reads an OpenAI-format request body.
+pub fn parse_request(
+    format: &WireFormat,
+    provider: Provider,
+    body: &[u8],
+    capture: bool,
+) -> Result<RequestInfo, ExtractError> {
+    let req: Request<'_> = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+    let operation = match format {
+        WireFormat::OpenAiEmbeddings => Operation::Embeddings,
+        WireFormat::OpenAiCompletions => Operation::TextCompletion,
+        _ => Operation::Chat,
+    };
+    let mut info = RequestInfo::new(provider, operation, req.model.map(Cow::into_owned));
+    info.stream = req.stream.unwrap_or(false);
+    info.params = RequestParams {
+        max_tokens: req
+            .max_completion_tokens
+            .or(req.max_tokens)
+            .or(req.max_output_tokens),
+        temperature: req.temperature,
+        top_p: req.top_p,
+        top_k: req.top_k,
+        stop_sequences: match req.stop {
+            Some(Stop::One(s)) => vec![s.into_owned()],
+            Some(Stop::Many(v)) => v.into_iter().map(Cow::into_owned).collect(),
+            None => Vec::new(),
+        },
+        seed: req.seed,
+        frequency_penalty: req.frequency_penalty,
+        presence_penalty: req.presence_penalty,
+        choice_count: req.n,
+        dimensions: req.dimensions,
+    };
+    let format_kind = req
+        .response_format
+        .and_then(|f| f.kind)
+        .or_else(|| req.text.and_then(|t| t.format).and_then(|f| f.kind));
+    info.output_type = output_type(format_kind.as_deref());
+    info.conversation_id = match req.conversation {
+        Some(Conversation::Id(id)) | Some(Conversation::Object { id }) => Some(id.into_owned()),
+        None => req.previous_response_id.map(Cow::into_owned),
+    };
+    if capture && operation != Operation::Embeddings {
+        let value: Value = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+        let (system, input) = if matches!(format, WireFormat::OpenAiResponses) {
+            responses_input(&value)
+        } else {
+            chat_messages(&value)
+        };
+        info.system_instructions = system;
+        info.input_messages = input;
+    }
+    Ok(info)
+}
+
+/// Chat messages in the conventions' shape, system messages split out.
+fn chat_messages(req: &Value) -> (Option<Value>, Option<Value>) {
+    if let Some(prompt) = req.get("prompt") {
+        let text = prompt
+            .as_str()
+            .map(str::to_owned)
+            .unwrap_or_else(|| prompt.to_string());
+        return (
+            None,
+            Some(Value::Array(vec![message("user", vec![text_part(&text)])])),
+        );
+    }
+    let Some(messages) = req.get("messages").and_then(Value::as_array) else {
+        return (None, None);
+    };
+    let mut system = Vec::new();
+    let mut input = Vec::new();
+    for m in messages {
+        let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+        let mut parts = content_parts(m.get("content"));
+        if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
+            for call in calls {
+                parts.push(serde_json::json!({
+                    "type": "tool_call",
+                    "id": call.get("id"),
+                    "name": call.pointer("/function/name"),
+                    "arguments": call.pointer("/function/arguments"),
+                }));
+            }
+        }
+        if role == "tool" {
+            let response = m.get("content").cloned().unwrap_or(Value::Null);
+            parts = vec![serde_json::json!({
+                "type": "tool_call_response",
+                "id": m.get("tool_call_id"),
+                "response": response,
+            })];
+        }
+        if role == "system" || role == "developer" {
+            system.extend(parts);
+        } else {
+            input.push(message(role, parts));
+        }
+    }
+    let system = (!system.is_empty()).then_some(Value::Array(system));
+    (system, Some(Value::Array(input)))
+}
+
+fn content_parts(content: Option<&Value>) -> Vec<Value> {
+    match content {
+        Some(Value::String(s)) => vec![text_part(s)],
+        Some(Value::Array(items)) => items
+            .iter()
+            .map(|item| match item.get("text").and_then(Value::as_str) {
+                Some(t) => text_part(t),
+                None => item.clone(),
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn responses_input(req: &Value) -> (Option<Value>, Option<Value>) {
+    let system = req
+        .get("instructions")
+        .and_then(Value::as_str)
+        .map(|s| Value::Array(vec![text_part(s)]));
+    let input = match req.get("input") {
+        Some(Value::String(s)) => Some(Value::Array(vec![message("user", vec![text_part(s)])])),
+        Some(Value::Array(items)) => Some(Value::Array(
+            items
+                .iter()
+                .map(|m| {
+                    let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
+                    message(role, content_parts(m.get("content")))
+                })
+                .collect(),
+        )),
+        _ => None,
+    };
+    (system, input)
+}
+
+#[derive(Deserialize, Default)]
+struct PromptDetails {
+    cached_tokens: Option<i64>,
+}
+
+#[derive(Deserialize, Default)]
+struct CompletionDetails {
+    reasoning_tokens: Option<i64>,
+}
+
+/// `usage` of chat completions, completions and embeddings.
+#[derive(Deserialize)]
+struct ChatUsage {
+    prompt_tokens: Option<i64>,
+    completion_tokens: Option<i64>,
+    prompt_tokens_details: Option<PromptDetails>,
+    completion_tokens_details: Option<CompletionDetails>,
+    /// DeepSeek's name for cached prompt tokens.
+    prompt_cache_hit_tokens: Option<i64>,
+}
+
+impl ChatUsage {
+    fn to_usage(&self) -> Result<Usage, ExtractError> {
+        let cached = self
+            .prompt_tokens_details
+            .as_ref()
+            .and_then(|d| d.cached_tokens)
+            .or(self.prompt_cache_hit_tokens);
+        let reasoning = self
+            .completion_tokens_details
+            .as_ref()
+            .and_then(|d| d.reasoning_tokens);
+        Ok(Usage::new(
+            tokens(self.prompt_tokens, "prompt_tokens")?,
+            tokens(self.completion_tokens, "completion_tokens")?,
+        )
+        .with_cache_read(tokens(cached, "cached_tokens")?)
+        .with_reasoning(tokens(reasoning, "reasoning_tokens")?))
+    }
+}
+
+#[derive(Deserialize)]
+struct Choice {
+    #[serde(default)]
+    index: u32,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ChatResponse {
+    id: Option<String>,
+    model: Option<String>,
+    #[serde(default)]
+    choices: Vec<Choice>,
+    usage: Option<ChatUsage>,
+}
+
+/// Reads a chat completion (or legacy completion) response.
+pub fn parse_chat_response(body: &[u8], capture: bool) -> Result<ResponseInfo, ExtractError> {
+    let resp: ChatResponse = serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+    let mut choices = resp.choices;
+    choices.sort_by_key(|c| c.index);
+    let mut info = ResponseInfo {
+        id: resp.id,
+        model: resp.model,
+        finish_reasons: choices
+            .into_iter()
+            .filter_map(|c| c.finish_reason)
+            .collect(),
+        usage: resp.usage.map(|u| u.to_usage()).transpose()?,
+        output_messages: None,
+    };
+    if capture {
+        let value: Value = serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+        info.output_messages = value
+            .get("choices")
+            .and_then(Value::as_array)
+            .map(|choices| {
+                Value::Array(
+                    choices
+                        .iter()
+                        .map(|choice| {
+                            let msg = choice.get("message");
+                            let mut parts = content_parts(msg.and_then(|m| m.get("content")));
+                            if let Some(t) = choice.get("text").and_then(Value::as_str) {
+                                parts.push(text_part(t));
+                            }
+                            for call in msg
+                                .and_then(|m| m.get("tool_calls"))
+                                .and_then(Value::as_array)
+                                .into_iter()
+                                .flatten()
+                            {
+                                parts.push(serde_json::json!({
+                                    "type": "tool_call",
+                                    "id": call.get("id"),
+                                    "name": call.pointer("/function/name"),
+                                    "arguments": call.pointer("/function/arguments"),
+                                }));
+                            }
+                            let mut m = message("assistant", parts);
+                            m["finish_reason"] =
+                                choice.get("finish_reason").cloned().unwrap_or(Value::Null);
+                            m
+                        })
+                        .collect(),
+                )
+            });
+    }
+    Ok(info)
+}
+
+/// Reads an embeddings response.
+pub fn parse_embeddings_response(body: &[u8]) -> Result<ResponseInfo, ExtractError> {
+    #[derive(Deserialize)]
+    struct Embeddings {
+        model: Option<String>,
+        usage: Option<ChatUsage>,
+    }
+    let resp: Embeddings = serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+    Ok(ResponseInfo {
+        model: resp.model,
+        usage: resp.usage.map(|u| u.to_usage()).transpose()?,
+        ..ResponseInfo::default()
+    })
+}
+
+/// `usage` of the Responses API.
+#[derive(Deserialize)]
+struct ResponsesUsage {
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    input_tokens_details: Option<PromptDetails>,
+    output_tokens_details: Option<CompletionDetails>,
+}
+
+impl ResponsesUsage {
+    fn to_usage(&self) -> Result<Usage, ExtractError> {
+        Ok(Usage::new(
+            tokens(self.input_tokens, "input_tokens")?,
+            tokens(self.output_tokens, "output_tokens")?,
+        )
+        .with_cache_read(tokens(
+            self.input_tokens_details
+                .as_ref()
+                .and_then(|d| d.cached_tokens),
+            "cached_tokens",
+        )?)
+        .with_reasoning(tokens(
+            self.output_tokens_details
+                .as_ref()
+                .and_then(|d| d.reasoning_tokens),
+            "reasoning_tokens",
+        )?))
+    }
+}
+
+#[derive(Deserialize)]
+struct IncompleteDetails {
+    reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct ResponseObject {
+    id: Option<String>,
+    model: Option<String>,
+    status: Option<String>,
+    incomplete_details: Option<IncompleteDetails>,
+    usage: Option<ResponsesUsage>,
+    #[serde(default)]
+    output: Vec<Value>,
+}
+
+impl ResponseObject {
+    fn into_info(self, capture: bool) -> Result<ResponseInfo, ExtractError> {
+        let finish = match self.status.as_deref() {
+            Some("completed") => {
+                let called_tool = self
+                    .output
+                    .iter()
+                    .any(|o| o.get("type").and_then(Value::as_str) == Some("function_call"));
+                Some(if called_tool { "tool_calls" } else { "stop" }.to_owned())
+            }
+            Some("incomplete") => Some(
+                self.incomplete_details
+                    .and_then(|d| d.reason)
+                    .unwrap_or_else(|| "incomplete".to_owned()),
+            ),
+            Some(other) => Some(other.to_owned()),
+            None => None,
+        };
+        let output_messages = capture.then(|| responses_output(&self.output));
+        Ok(ResponseInfo {
+            id: self.id,
+            model: self.model,
+            finish_reasons: finish.into_iter().collect(),
+            usage: self.usage.map(|u| u.to_usage()).transpose()?,
+            output_messages,
+        })
+    }
+}
+
+fn responses_output(output: &[Value]) -> Value {
+    let mut parts = Vec::new();
+    for item in output {
+        match item.get("type").and_then(Value::as_str) {
+            Some("message") => parts.extend(content_parts(item.get("content"))),
+            Some("function_call") => parts.push(serde_json::json!({
+                "type": "tool_call",
+                "id": item.get("call_id"),
+                "name": item.get("name"),
+                "arguments": item.get("arguments"),
+            })),
+            _ => {}
+        }
+    }
+    Value::Array(vec![message("assistant", parts)])
+}
+
+/// Reads a Responses API response.
+pub fn parse_responses_response(body: &[u8], capture: bool) -> Result<ResponseInfo, ExtractError> {
+    let resp: ResponseObject =
+        serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+    resp.into_info(capture)
+}
+
+#[derive(Deserialize)]
+struct Delta<'a> {
+    #[serde(borrow)]
+    content: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct ChunkChoice<'a> {
+    #[serde(default)]
+    index: usize,
+    #[serde(borrow)]
+    delta: Option<Delta<'a>>,
+    #[serde(borrow)]
+    text: Option<Cow<'a, str>>,
+    finish_reason: Option<String>,
+}
+
+#[derive(Deserialize)]
+struct Chunk<'a> {
+    id: Option<String>,
+    model: Option<String>,
+    #[serde(default, borrow)]
+    choices: Vec<ChunkChoice<'a>>,
+    usage: Option<ChatUsage>,
+    error: Option<Value>,
+}
+
+/// Gathers a chat completion stream: id and model from the first chunk, finish
+/// reasons per choice, usage from the final chunk (sent when the request set
+/// `stream_options.include_usage`), text when capturing.
+#[derive(Debug)]
+pub struct ChatStreamState {
+    info: ResponseInfo,
+    finish: Vec<Option<String>>,
+    text: Vec<String>,
+    capture: bool,
+    done: bool,
+    error: Option<(String, String)>,
+}
+
+impl ChatStreamState {
+    /// A new accumulator.
+    pub fn new(capture: bool) -> ChatStreamState {
+        ChatStreamState {
+            info: ResponseInfo::default(),
+            finish: Vec::new(),
+            text: Vec::new(),
+            capture,
+            done: false,
+            error: None,
+        }
+    }
+}
+
+/// Keeps choice indexes bounded: a hostile stream could name index 2^32.
+const MAX_CHOICES: usize = 128;
+
+impl StreamAccumulator for ChatStreamState {
+    fn on_event(&mut self, event: SseEvent<'_>) -> Result<(), ExtractError> {
+        let data = event.data;
+        if data == b"[DONE]" {
+            self.done = true;
+            return Ok(());
+        }
+        let chunk: Chunk<'_> =
+            serde_json::from_slice(data).map_err(|e| malformed("stream chunk", e))?;
+        if let Some(err) = chunk.error {
+            self.error = Some(error_of(&err));
+        }
+        if self.info.id.is_none() {
+            self.info.id = chunk.id;
+        }
+        if self.info.model.is_none() {
+            self.info.model = chunk.model;
+        }
+        for choice in chunk.choices {
+            if choice.index >= MAX_CHOICES {
+                continue;
+            }
+            if self.finish.len() <= choice.index {
+                self.finish.resize(choice.index + 1, None);
+            }
+            if let Some(reason) = choice.finish_reason {
+                self.finish[choice.index] = Some(reason);
+            }
+            if self.capture {
+                if self.text.len() <= choice.index {
+                    self.text.resize(choice.index + 1, String::new());
+                }
+                if let Some(t) = choice.delta.and_then(|d| d.content).or(choice.text) {
+                    self.text[choice.index].push_str(&t);
+                }
+            }
+        }
+        if let Some(u) = chunk.usage {
+            self.info.usage = Some(u.to_usage()?);
+        }
+        Ok(())
+    }
+
+    fn info(&self) -> &ResponseInfo {
+        &self.info
+    }
+
+    fn stream_error(&self) -> Option<(String, String)> {
+        self.error.clone()
+    }
+
+    fn completed(&self) -> bool {
+        self.done
+    }
+
+    fn finish(&mut self) -> ResponseInfo {
+        let mut info = std::mem::take(&mut self.info);
+        info.finish_reasons = self.finish.iter().flatten().cloned().collect();
+        if self.capture {
+            info.output_messages = Some(Value::Array(
+                self.text
+                    .iter()
+                    .enumerate()
+                    .map(|(i, t)| {
+                        let mut m = message("assistant", vec![text_part(t)]);
+                        m["finish_reason"] = self.finish.get(i).cloned().flatten().into();
+                        m
+                    })
+                    .collect(),
+            ));
+        }
+        info
+    }
+}
+
+fn error_of(err: &Value) -> (String, String) {
+    let kind = err
+        .get("type")
+        .or_else(|| err.get("code"))
+        .and_then(|v| {
+            v.as_str()
+                .map(str::to_owned)
+                .or_else(|| Some(v.to_string()))
+        })
+        .unwrap_or_else(|| "stream_error".to_owned());
+    let message = err
+        .get("message")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    (kind, message)
+}
+
+/// Gathers a Responses API stream: everything comes in the final
+/// `response.completed` (or `response.incomplete` / `response.failed`) event.
+#[derive(Debug)]
+pub struct ResponsesStreamState {
+    info: ResponseInfo,
+    capture: bool,
+    done: bool,
+    error: Option<(String, String)>,
+}
+
+impl ResponsesStreamState {
+    /// A new accumulator.
+    pub fn new(capture: bool) -> ResponsesStreamState {
+        ResponsesStreamState {
+            info: ResponseInfo::default(),
+            capture,
+            done: false,
+            error: None,
+        }
+    }
+}
+
+impl StreamAccumulator for ResponsesStreamState {
+    fn on_event(&mut self, event: SseEvent<'_>) -> Result<(), ExtractError> {
+        #[derive(Deserialize)]
+        struct Event {
+            #[serde(rename = "type")]
+            kind: Option<String>,
+            response: Option<ResponseObject>,
+            code: Option<String>,
+            message: Option<String>,
+        }
+        let e: Event =
+            serde_json::from_slice(event.data).map_err(|e| malformed("stream event", e))?;
+        let kind = e.kind.as_deref().unwrap_or(event.event);
+        match kind {
+            "response.created" | "response.in_progress" => {
+                if let Some(r) = e.response {
+                    self.info.id = r.id;
+                    self.info.model = r.model;
+                }
+            }
+            "response.completed" | "response.incomplete" | "response.failed" => {
+                if let Some(r) = e.response {
+                    self.info = r.into_info(self.capture)?;
+                }
+                self.done = true;
+                if kind == "response.failed" {
+                    self.error = Some(("response_failed".to_owned(), String::new()));
+                }
+            }
+            "error" => {
+                self.error = Some((
+                    e.code.unwrap_or_else(|| "stream_error".to_owned()),
+                    e.message.unwrap_or_default(),
+                ));
+            }
+            _ => {}
+        }
+        Ok(())
+    }
+
+    fn info(&self) -> &ResponseInfo {
+        &self.info
+    }
+
+    fn stream_error(&self) -> Option<(String, String)> {
+        self.error.clone()
+    }
+
+    fn completed(&self) -> bool {
+        self.done
+    }
+
+    fn finish(&mut self) -> ResponseInfo {
+        std::mem::take(&mut self.info)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_usage_counts_cached_and_reasoning() {
+        let info = parse_chat_response(
+            br#"{"id":"x","model":"o3","choices":[{"index":1,"finish_reason":"length"},{"index":0,"finish_reason":"stop"}],
+                "usage":{"prompt_tokens":100,"completion_tokens":50,
+                         "prompt_tokens_details":{"cached_tokens":60},
+                         "completion_tokens_details":{"reasoning_tokens":20}},"extra":{"ignored":true}}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(info.finish_reasons, ["stop", "length"]);
+        assert_eq!(
+            info.usage,
+            Some(Usage::new(100, 50).with_cache_read(60).with_reasoning(20))
+        );
+    }
+
+    #[test]
+    fn negative_usage_is_rejected() {
+        let err = parse_chat_response(br#"{"usage":{"prompt_tokens":-5}}"#, false).unwrap_err();
+        assert_eq!(err.marker(), "invalid_usage");
+        let err = parse_chat_response(br#"{"choices":"nope"}"#, false).unwrap_err();
+        assert_eq!(err.marker(), "malformed_json");
+    }
+
+    #[test]
+    fn request_params_and_messages() {
+        let body = br#"{"model":"gpt-4o","temperature":0.2,"max_completion_tokens":64,"stop":"END","n":2,"stream":true,
+            "response_format":{"type":"json_object"},
+            "messages":[{"role":"system","content":"be brief"},{"role":"user","content":"hi"}]}"#;
+        let info = parse_request(&WireFormat::OpenAiChat, Provider::OpenAi, body, true).unwrap();
+        assert_eq!(info.model.as_deref(), Some("gpt-4o"));
+        assert_eq!(info.params.max_tokens, Some(64));
+        assert_eq!(info.params.stop_sequences, ["END"]);
+        assert!(info.stream);
+        assert_eq!(info.output_type.as_deref(), Some("json"));
+        assert_eq!(
+            info.system_instructions,
+            Some(serde_json::json!([{"type":"text","content":"be brief"}]))
+        );
+        assert_eq!(
+            info.input_messages,
+            Some(serde_json::json!([{"role":"user","parts":[{"type":"text","content":"hi"}]}]))
+        );
+    }
+}
