@@ -3,5 +3,5 @@
 # (The end-to-end tests against a real OTLP receiver are added by the e2e work.)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --all-targets
-cargo test --workspace --doc
+cargo test --workspace --all-features --all-targets
+cargo test --workspace --all-features --doc

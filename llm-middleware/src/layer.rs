@@ -241,7 +241,7 @@ where
                 if let Some(state) = this.state.take() {
                     state.recorder.finish(Outcome::Error {
                         error_type: Cow::Borrowed("panic"),
-                        message: panic_message(&panic),
+                        message: panic_message(&*panic),
                         partial: None,
                     });
                 }

@@ -143,12 +143,12 @@ async fn openai_chat(State(mock): State<Mock>, body: Bytes) -> Response {
         };
         let mut events: Vec<String> = words
             .iter()
-            .map(|w| data(json!({"id":"chatcmpl-1","model":response_model,"choices":[{"index":0,"delta":{"content":w}}]})))
+            .map(|w| data(json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":response_model,"choices":[{"index":0,"delta":{"content":w}}]})))
             .collect();
-        events.push(data(json!({"id":"chatcmpl-1","model":response_model,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})));
+        events.push(data(json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":response_model,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})));
         if req["stream_options"]["include_usage"].as_bool() == Some(true) {
             events.push(data(
-                json!({"id":"chatcmpl-1","model":response_model,"choices":[],"usage":usage}),
+                json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":response_model,"choices":[],"usage":usage}),
             ));
         }
         events.push("data: [DONE]\n\n".to_owned());

@@ -1,0 +1,299 @@
+//! The generic layers with user types: spans, error classification, panics, streams,
+//! run totals; and the tower HTTP layer over `http::Request`.
+
+mod common;
+
+use std::borrow::Cow;
+use std::convert::Infallible;
+
+use aitrace_core::conventions::{self as c, Operation, Provider};
+use aitrace_core::cost::PriceTable;
+use aitrace_core::run::Run;
+use aitrace_core::usage::Usage;
+use aitrace_llm::{
+    GenAiChunk, GenAiConfig, GenAiHttpLayer, GenAiLayer, GenAiRequest, GenAiResponse,
+    GenAiStreamLayer, RequestInfo, ResponseInfo,
+};
+use bytes::Bytes;
+use common::{float, has, int, string};
+use futures_util::{stream, StreamExt};
+use http_body_util::{BodyExt, Full, StreamBody};
+use opentelemetry::trace::{FutureExt as _, SpanKind, Status};
+use opentelemetry::Value;
+use tower::{service_fn, ServiceBuilder, ServiceExt};
+use tracing::Instrument;
+
+#[derive(Clone)]
+struct Ask {
+    model: &'static str,
+}
+
+impl GenAiRequest for Ask {
+    fn gen_ai_request(&self) -> RequestInfo {
+        let mut info = RequestInfo::new(
+            Provider::Anthropic,
+            Operation::Chat,
+            Some(self.model.to_owned()),
+        );
+        info.params.temperature = Some(0.3);
+        info.conversation_id = Some("conv-7".to_owned());
+        info
+    }
+}
+
+#[derive(Debug)]
+struct Answer(Usage);
+
+impl GenAiResponse for Answer {
+    fn gen_ai_response(&self) -> ResponseInfo {
+        ResponseInfo {
+            id: Some("msg_9".to_owned()),
+            model: Some("claude-haiku-4-5-20251001".to_owned()),
+            finish_reasons: vec!["end_turn".to_owned()],
+            usage: Some(self.0),
+            output_messages: None,
+        }
+    }
+}
+
+#[derive(Debug)]
+enum ClientError {
+    Timeout,
+}
+
+#[tokio::test]
+async fn generic_layer_records_the_call_and_feeds_the_run() {
+    let (root, trace) = common::root("generic");
+    let client = ServiceBuilder::new()
+        .layer(GenAiLayer::new(GenAiConfig::default()))
+        .service(service_fn(|_: Ask| async {
+            Ok::<_, Infallible>(Answer(Usage::new(100, 20)))
+        }));
+    let run = Run::new("agent");
+    // The run's context, under the test's root span (as an agent layer would make it).
+    let cx = root.in_scope(|| run.in_context(&opentelemetry::Context::current()));
+    async {
+        client
+            .clone()
+            .oneshot(Ask {
+                model: "claude-haiku-4-5",
+            })
+            .await
+            .unwrap();
+        client
+            .clone()
+            .oneshot(Ask {
+                model: "claude-haiku-4-5",
+            })
+            .await
+            .unwrap();
+    }
+    .with_context(cx)
+    .instrument(root)
+    .await;
+
+    let spans: Vec<_> = common::spans(trace)
+        .into_iter()
+        .filter(|s| s.name == "chat claude-haiku-4-5")
+        .collect();
+    assert_eq!(spans.len(), 2);
+    let s = &spans[0];
+    assert_eq!(s.span_kind, SpanKind::Client);
+    assert_eq!(string(s, c::GEN_AI_PROVIDER_NAME), "anthropic");
+    assert_eq!(string(s, c::GEN_AI_CONVERSATION_ID), "conv-7");
+    assert_eq!(float(s, c::GEN_AI_REQUEST_TEMPERATURE), 0.3);
+    assert_eq!(int(s, c::GEN_AI_USAGE_INPUT_TOKENS), 100);
+    let cost = PriceTable::embedded()
+        .cost(
+            Some(&Provider::Anthropic),
+            "claude-haiku-4-5",
+            &Usage::new(100, 20),
+        )
+        .unwrap();
+    assert_eq!(float(s, c::GEN_AI_USAGE_COST), cost.usd());
+
+    let totals = run.totals();
+    assert_eq!(totals.llm_calls, 2);
+    assert_eq!(totals.usage, Usage::new(200, 40));
+    assert_eq!(totals.cost, cost + cost);
+}
+
+#[tokio::test]
+async fn errors_are_classified_and_panics_recorded() {
+    let (root, trace) = common::root("errors");
+    let failing = ServiceBuilder::new()
+        .layer(
+            GenAiLayer::new(GenAiConfig::default()).classify_errors_with(|e: &ClientError| {
+                Cow::Borrowed(match e {
+                    ClientError::Timeout => "timeout",
+                })
+            }),
+        )
+        .service(service_fn(|_: Ask| async {
+            Err::<Answer, _>(ClientError::Timeout)
+        }));
+    let result = failing
+        .oneshot(Ask { model: "m-timeout" })
+        .instrument(root.clone())
+        .await;
+    assert!(matches!(result, Err(ClientError::Timeout)));
+
+    let panicking = ServiceBuilder::new()
+        .layer(GenAiLayer::new(GenAiConfig::default()))
+        .service(service_fn(|_: Ask| async {
+            if true {
+                panic!("model exploded");
+            }
+            Ok::<_, Infallible>(Answer(Usage::default()))
+        }));
+    let joined = tokio::spawn(panicking.oneshot(Ask { model: "m-panic" }).instrument(root)).await;
+    assert!(
+        joined.unwrap_err().is_panic(),
+        "the panic reaches the caller as before"
+    );
+
+    let s = common::span(trace, "chat m-timeout").await;
+    assert_eq!(string(&s, c::ERROR_TYPE), "timeout");
+    assert!(matches!(s.status, Status::Error { .. }));
+    let s = common::span(trace, "chat m-panic").await;
+    assert_eq!(string(&s, c::ERROR_TYPE), "panic");
+    assert_eq!(s.status, Status::error("model exploded"));
+}
+
+struct Token {
+    text: &'static str,
+    usage: Option<Usage>,
+    finish: Option<&'static str>,
+}
+
+impl GenAiChunk for Token {
+    fn fold_into(&self, acc: &mut ResponseInfo) {
+        if let Some(u) = self.usage {
+            acc.usage = Some(u);
+        }
+        if let Some(f) = self.finish {
+            acc.finish_reasons = vec![f.to_owned()];
+        }
+    }
+}
+
+fn tokens() -> Vec<Result<Token, ClientError>> {
+    let mut v: Vec<_> = ["a", "b", "c", "d", "e"]
+        .into_iter()
+        .map(|t| {
+            Ok(Token {
+                text: t,
+                usage: None,
+                finish: None,
+            })
+        })
+        .collect();
+    v.push(Ok(Token {
+        text: "",
+        usage: Some(Usage::new(7, 5)),
+        finish: Some("end_turn"),
+    }));
+    v
+}
+
+#[tokio::test]
+async fn stream_layer_ttft_usage_and_early_drop() {
+    let (root, trace) = common::root("stream");
+    let client = ServiceBuilder::new()
+        .layer(GenAiStreamLayer::new(GenAiConfig::default()))
+        .service(service_fn(|ask: Ask| async move {
+            let items = tokens();
+            let delayed = stream::iter(items).then(|t| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+                t
+            });
+            let _ = ask;
+            Ok::<_, ClientError>(Box::pin(delayed))
+        }));
+    let text = async {
+        let mut s = client
+            .clone()
+            .oneshot(Ask { model: "m-stream" })
+            .await
+            .unwrap();
+        let mut text = String::new();
+        while let Some(t) = s.next().await {
+            text.push_str(t.unwrap().text);
+        }
+        // Dropped after 3 chunks.
+        let mut s = client
+            .clone()
+            .oneshot(Ask { model: "m-dropped" })
+            .await
+            .unwrap();
+        for _ in 0..3 {
+            s.next().await;
+        }
+        drop(s);
+        text
+    }
+    .instrument(root)
+    .await;
+    assert_eq!(text, "abcde");
+
+    let s = common::span(trace, "chat m-stream").await;
+    assert!(float(&s, c::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK) > 0.0);
+    assert_eq!(int(&s, c::GEN_AI_USAGE_OUTPUT_TOKENS), 5);
+    assert_eq!(int(&s, c::AITRACE_STREAM_CHUNKS), 6);
+    assert!(!has(&s, c::ERROR_TYPE));
+    let d = common::span(trace, "chat m-dropped").await;
+    assert_eq!(string(&d, c::ERROR_TYPE), "cancelled");
+    assert_eq!(int(&d, c::AITRACE_STREAM_CHUNKS), 3);
+    assert_eq!(
+        common::attr(&d, c::AITRACE_USAGE_KNOWN),
+        Some(Value::Bool(false))
+    );
+}
+
+#[tokio::test]
+async fn tower_http_layer_reads_request_and_streamed_response() {
+    let (root, trace) = common::root("tower-http");
+    let sse = "data: {\"id\":\"c9\",\"model\":\"gpt-4o-mini\",\"choices\":[{\"index\":0,\"delta\":{\"content\":\"x\"}}]}\n\n\
+               data: {\"id\":\"c9\",\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"length\"}],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}}\n\n\
+               data: [DONE]\n\n";
+    let client = ServiceBuilder::new()
+        .layer(GenAiHttpLayer::new(GenAiConfig::default()))
+        .service(service_fn(
+            move |req: http::Request<aitrace_llm::http::TeeBody<Full<Bytes>>>| async move {
+                // The inner client sends the body: read it as it would.
+                let sent = req.into_body().collect().await.unwrap().to_bytes();
+                assert!(sent.starts_with(b"{\"model\""));
+                let frames = sse
+                    .as_bytes()
+                    .chunks(17)
+                    .map(|c| Ok::<_, Infallible>(http_body::Frame::data(Bytes::copy_from_slice(c))))
+                    .collect::<Vec<_>>();
+                let response = http::Response::builder()
+                    .header("content-type", "text/event-stream")
+                    .body(StreamBody::new(stream::iter(frames)))
+                    .unwrap();
+                Ok::<_, Infallible>(response)
+            },
+        ));
+    let request = http::Request::post("http://llm.internal:8000/v1/chat/completions")
+        .body(Full::new(Bytes::from_static(
+            br#"{"model":"gpt-4o-mini","stream":true,"max_tokens":4,"messages":[]}"#,
+        )))
+        .unwrap();
+    let body = async {
+        let response = client.oneshot(request).await.unwrap();
+        response.into_body().collect().await.unwrap().to_bytes()
+    }
+    .instrument(root)
+    .await;
+    assert_eq!(body, sse.as_bytes(), "the caller got every byte");
+
+    let s = common::span(trace, "chat").await;
+    assert_eq!(s.name, "chat gpt-4o-mini", "renamed once the body was read");
+    assert_eq!(string(&s, c::GEN_AI_REQUEST_MODEL), "gpt-4o-mini");
+    assert_eq!(int(&s, c::GEN_AI_REQUEST_MAX_TOKENS), 4);
+    assert_eq!(string(&s, c::SERVER_ADDRESS), "llm.internal");
+    assert_eq!(int(&s, c::SERVER_PORT), 8000);
+    assert_eq!(int(&s, c::GEN_AI_USAGE_OUTPUT_TOKENS), 4);
+    assert!(has(&s, c::GEN_AI_USAGE_COST));
+}
