@@ -519,3 +519,35 @@ async fn any_request_implementing_tool_call_works() {
         Some(r#""value of a""#)
     );
 }
+
+/// A tool whose `call` does work before returning its future.
+#[derive(Clone)]
+struct PreparesInCall;
+
+impl Service<ToolInvocation> for PreparesInCall {
+    type Response = ();
+    type Error = Infallible;
+    type Future = std::future::Ready<Result<(), Infallible>>;
+
+    fn poll_ready(&mut self, _cx: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, _call: ToolInvocation) -> Self::Future {
+        tracing::info_span!("prepare").in_scope(|| {});
+        std::future::ready(Ok(()))
+    }
+}
+
+#[tokio::test]
+async fn work_done_in_the_inner_call_nests_under_the_tool_span() {
+    let tools = ToolLayer::new().layer(PreparesInCall);
+    let (result, trace) = traced(|| tools.oneshot(ToolInvocation::new("prep", json!({})))).await;
+    result.unwrap();
+    let span = trace.span("execute_tool prep");
+    assert_eq!(
+        trace.span("prepare").parent_span_id,
+        span.span_context.span_id()
+    );
+    assert_eq!(span.status, Status::Unset);
+}
