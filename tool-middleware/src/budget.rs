@@ -15,6 +15,11 @@
 //! call gets its own span, marked. Let that layer classify the error with
 //! [`ClassifyBudget`] (or [`BudgetError::error_type`]) so it keeps `budget_exceeded`.
 //!
+//! `poll_ready` is the inner service's (its errors become [`BudgetError::Inner`]). As
+//! with `tower::filter`, a refused call does not reach the inner service after it was
+//! made ready; a service that holds capacity from `poll_ready` until `call` (a
+//! `Buffer` slot, say) gets it back when the guarded service is dropped.
+//!
 //! ```
 //! use std::convert::Infallible;
 //! use aitrace_core::usage::Usage;
