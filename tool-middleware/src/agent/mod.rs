@@ -77,8 +77,8 @@
 //!   `tracing` span was created inside the run (an `#[instrument]`ed function called
 //!   by the agent, say): tracing-opentelemetry gives such a span the run's context.
 //!   A `tracing` span entered *before* the run started (the caller's) does not carry
-//!   the run; spans of this crate are OpenTelemetry spans, not `tracing` spans, so
-//!   entering the run does not change `tracing::Span::current()`.
+//!   the run: this crate attaches OpenTelemetry contexts and enters no `tracing`
+//!   span, so running inside a run does not change `tracing::Span::current()`.
 //! - A sub-agent made with [`run`] before spawning (`tokio::spawn(agent::run(..))`)
 //!   captures the context when it is made, so it rolls up either way.
 //!

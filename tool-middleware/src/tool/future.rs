@@ -80,14 +80,12 @@ where
                     let captured = response
                         .result()
                         .and_then(|value| policy.capture_json(&value));
-                    if let Some(captured) = captured {
-                        if policy.mode().on_span() {
-                            span.set_attribute(KeyValue::new(
-                                c::GEN_AI_TOOL_CALL_RESULT,
-                                captured.clone(),
-                            ));
-                        }
-                        capture::event(span, policy, c::GEN_AI_TOOL_CALL_RESULT, captured);
+                    let (on_span, in_event) = capture::split(captured, policy);
+                    if let Some(result) = on_span {
+                        span.set_attribute(KeyValue::new(c::GEN_AI_TOOL_CALL_RESULT, result));
+                    }
+                    if let Some(result) = in_event {
+                        capture::event(span, c::GEN_AI_TOOL_CALL_RESULT, result);
                     }
                 }
                 Err(error) => {

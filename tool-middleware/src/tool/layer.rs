@@ -178,12 +178,13 @@ impl<S, C> ToolService<S, C> {
         } else {
             None
         };
-        if let (Some(args), true) = (&arguments, policy.mode().on_span()) {
-            attributes.push(KeyValue::new(c::GEN_AI_TOOL_CALL_ARGUMENTS, args.clone()));
+        let (on_span, in_event) = capture::split(arguments, policy);
+        if let Some(args) = on_span {
+            attributes.push(KeyValue::new(c::GEN_AI_TOOL_CALL_ARGUMENTS, args));
         }
         let span = OtelSpan::start(c::tool_span_name(name), SpanKind::Internal, attributes);
-        if let Some(args) = arguments {
-            capture::event(&span, policy, c::GEN_AI_TOOL_CALL_ARGUMENTS, args);
+        if let Some(args) = in_event {
+            capture::event(&span, c::GEN_AI_TOOL_CALL_ARGUMENTS, args);
         }
         span
     }

@@ -93,11 +93,22 @@ mod capture {
     use aitrace_core::emit::OtelSpan;
     use opentelemetry::KeyValue;
 
-    /// Adds captured content as an event named after its attribute, when the policy
-    /// sends content to events.
-    pub(super) fn event(span: &OtelSpan, policy: &ContentPolicy, key: &'static str, value: String) {
-        if policy.mode().on_events() {
-            span.add_event(key, vec![KeyValue::new(key, value)]);
+    /// Where captured content goes: `(attribute, event)` as the policy says.
+    pub(super) fn split(
+        captured: Option<String>,
+        policy: &ContentPolicy,
+    ) -> (Option<String>, Option<String>) {
+        let mode = policy.mode();
+        match (mode.on_span(), mode.on_events()) {
+            (true, true) => (captured.clone(), captured),
+            (true, false) => (captured, None),
+            (false, true) => (None, captured),
+            (false, false) => (None, None),
         }
+    }
+
+    /// Adds captured content as an event named after its attribute, carrying it.
+    pub(super) fn event(span: &OtelSpan, key: &'static str, value: String) {
+        span.add_event(key, vec![KeyValue::new(key, value)]);
     }
 }

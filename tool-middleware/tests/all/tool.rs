@@ -133,6 +133,25 @@ async fn content_is_not_captured_unless_the_policy_says_so() {
         &[KeyValue::new(c::GEN_AI_TOOL_CALL_RESULT, r#"{"q":"hi"}"#)]
     );
 
+    // Both.
+    let tools = ToolLayer::new()
+        .with_content(capture(CaptureMode::SpanAndEvent))
+        .layer(tower::service_fn(echo));
+    let (_, trace) = traced(|| tools.oneshot(ToolInvocation::new("echo", json!(7)))).await;
+    let span = trace.span("execute_tool echo");
+    assert_eq!(
+        string(span, c::GEN_AI_TOOL_CALL_ARGUMENTS).as_deref(),
+        Some("7")
+    );
+    assert_eq!(
+        string(span, c::GEN_AI_TOOL_CALL_RESULT).as_deref(),
+        Some("7")
+    );
+    assert_eq!(
+        event(span, c::GEN_AI_TOOL_CALL_RESULT),
+        &[KeyValue::new(c::GEN_AI_TOOL_CALL_RESULT, "7")]
+    );
+
     // Truncated to the policy's limits, still valid JSON; any Serialize via `Json`.
     #[derive(serde::Serialize)]
     struct Rows {
