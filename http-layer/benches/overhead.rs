@@ -1,1 +1,179 @@
-fn main() {}
+//! Overhead of the server and client layers: bare service vs layered, in-process, with
+//! DESIGN.md's pipeline (registry + tracing-opentelemetry + SDK simple processor + a
+//! no-op exporter, as the global tracer provider too), and the peers in the same run.
+//! Plus reqwest over loopback, bare vs with `ClientMiddleware`.
+//!
+//! `cargo bench -p aitrace-http -- --warm-up-time 1 --measurement-time 3`
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+
+use aitrace_http::{ClientLayer, ClientMiddleware, HttpRoute, ServerLayer};
+use bytes::Bytes;
+use criterion::{criterion_group, criterion_main, Criterion};
+use http::{Request, Response};
+use http_body_util::{BodyExt, Empty, Full};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+
+#[derive(Debug)]
+struct NoopExporter;
+
+impl SpanExporter for NoopExporter {
+    async fn export(&self, _batch: Vec<SpanData>) -> OTelSdkResult {
+        Ok(())
+    }
+}
+
+fn install_pipeline() {
+    let provider = SdkTracerProvider::builder()
+        .with_simple_exporter(NoopExporter)
+        .build();
+    opentelemetry::global::set_tracer_provider(provider.clone());
+    opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+    tracing_subscriber::registry()
+        .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")))
+        .init();
+}
+
+const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
+
+type ReqBody = Empty<Bytes>;
+
+fn server_request() -> Request<ReqBody> {
+    let mut req = Request::get("/v1/users/42?page=2")
+        .header("host", "127.0.0.1:8080")
+        .header("user-agent", "bench/1.0")
+        .header("traceparent", TRACEPARENT)
+        .body(Empty::new())
+        .unwrap_or_default();
+    req.extensions_mut()
+        .insert(HttpRoute::new("/v1/users/{id}"));
+    req
+}
+
+async fn handler(_req: Request<ReqBody>) -> Result<Response<Full<Bytes>>, Infallible> {
+    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
+}
+
+/// Calls the service once and reads the whole body (server spans end at end of body).
+async fn call_server<S, B>(svc: &S)
+where
+    S: Service<Request<ReqBody>, Response = Response<B>> + Clone,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body,
+{
+    if let Ok(resp) = svc.clone().oneshot(server_request()).await {
+        let _ = resp.into_body().collect().await;
+    }
+}
+
+fn server(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let mut group = c.benchmark_group("server");
+    let bare = service_fn(handler);
+    group.bench_function("bare", |b| b.to_async(&rt).iter(|| call_server(&bare)));
+    let ours = ServiceBuilder::new()
+        .layer(ServerLayer::new())
+        .service(service_fn(handler));
+    group.bench_function("aitrace ServerLayer", |b| {
+        b.to_async(&rt).iter(|| call_server(&ours))
+    });
+    let tower_otel = ServiceBuilder::new()
+        .layer(tower_otel::trace::HttpLayer::server(tracing::Level::INFO))
+        .service(service_fn(handler));
+    group.bench_function("tower-otel HttpLayer::server", |b| {
+        b.to_async(&rt).iter(|| call_server(&tower_otel))
+    });
+    let tower_http = ServiceBuilder::new()
+        .layer(tower_http::trace::TraceLayer::new_for_http())
+        .service(service_fn(handler));
+    group.bench_function("tower-http TraceLayer", |b| {
+        b.to_async(&rt).iter(|| call_server(&tower_http))
+    });
+    group.finish();
+}
+
+fn client_tower(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let request = || {
+        Request::get("http://api.example.com:8080/v1/models?key=secret")
+            .body(Empty::new())
+            .unwrap_or_default()
+    };
+    let mut group = c.benchmark_group("client_tower");
+    let bare = service_fn(handler);
+    group.bench_function("bare", |b| {
+        b.to_async(&rt)
+            .iter(|| async { bare.oneshot(request()).await })
+    });
+    let ours = ServiceBuilder::new()
+        .layer(ClientLayer::new())
+        .service(service_fn(handler));
+    group.bench_function("aitrace ClientLayer", |b| {
+        b.to_async(&rt)
+            .iter(|| async { ours.clone().oneshot(request()).await })
+    });
+    group.finish();
+}
+
+fn client_reqwest(c: &mut Criterion) {
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .enable_all()
+        .build()
+        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let addr: SocketAddr = rt.block_on(async {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .unwrap_or_else(|e| panic!("bind: {e}"));
+        let addr = listener
+            .local_addr()
+            .unwrap_or_else(|e| panic!("addr: {e}"));
+        let app = axum::Router::new().route("/v1/models", axum::routing::get(|| async { "ok" }));
+        tokio::spawn(async move { axum::serve(listener, app).await });
+        addr
+    });
+    let url = format!("http://{addr}/v1/models");
+    let mut group = c.benchmark_group("client_reqwest_loopback");
+    let bare = reqwest_middleware::ClientBuilder::new(reqwest::Client::new()).build();
+    group.bench_function("bare", |b| {
+        b.to_async(&rt).iter(|| async {
+            if let Ok(r) = bare.get(&url).send().await {
+                let _ = r.bytes().await;
+            }
+        })
+    });
+    let ours = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(ClientMiddleware::new())
+        .build();
+    group.bench_function("aitrace ClientMiddleware", |b| {
+        b.to_async(&rt).iter(|| async {
+            if let Ok(r) = ours.get(&url).send().await {
+                let _ = r.bytes().await;
+            }
+        })
+    });
+    group.finish();
+}
+
+fn benches(c: &mut Criterion) {
+    install_pipeline();
+    server(c);
+    client_tower(c);
+    client_reqwest(c);
+}
+
+criterion_group!(overhead, benches);
+criterion_main!(overhead);

@@ -122,7 +122,10 @@ impl SecretParams {
 /// An error description fit for a span status: the error and its sources, with every
 /// URL in them redacted (reqwest puts the request URL in its messages), cut to a
 /// bounded length.
-pub(crate) fn describe_error(err: &(dyn std::error::Error + 'static), secrets: &SecretParams) -> String {
+pub(crate) fn describe_error(
+    err: &(dyn std::error::Error + 'static),
+    secrets: &SecretParams,
+) -> String {
     let mut description = err.to_string();
     let mut source = err.source();
     let mut depth = 0;
@@ -154,7 +157,9 @@ pub(crate) fn redact_urls_in_text(text: &str, secrets: &SecretParams) -> String 
             .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
             .map_or(0, |i| i + 1);
         let end = rest[at..]
-            .find(|c: char| c.is_whitespace() || matches!(c, ')' | '(' | '"' | '\'' | '<' | '>' | '`'))
+            .find(|c: char| {
+                c.is_whitespace() || matches!(c, ')' | '(' | '"' | '\'' | '<' | '>' | '`')
+            })
             .map_or(rest.len(), |i| at + i);
         out.push_str(&rest[..scheme_start]);
         out.push_str(&secrets.redact_url(&rest[scheme_start..end]));
@@ -185,7 +190,10 @@ mod tests {
     #[test]
     fn host_and_port_are_split() {
         assert_eq!(split_host_port("example.com"), ("example.com", None));
-        assert_eq!(split_host_port("example.com:8080"), ("example.com", Some(8080)));
+        assert_eq!(
+            split_host_port("example.com:8080"),
+            ("example.com", Some(8080))
+        );
         assert_eq!(split_host_port("[::1]:3000"), ("::1", Some(3000)));
         assert_eq!(split_host_port("[::1]"), ("::1", None));
         assert_eq!(split_host_port("u:p@h:1"), ("h", Some(1)));
@@ -198,7 +206,10 @@ mod tests {
             redact_urls_in_text(text, &SecretParams::Default),
             "error sending request for url (http://REDACTED:REDACTED@h:1/x?key=REDACTED&q=1): refused"
         );
-        assert_eq!(redact_urls_in_text("no url", &SecretParams::Default), "no url");
+        assert_eq!(
+            redact_urls_in_text("no url", &SecretParams::Default),
+            "no url"
+        );
     }
 
     #[test]

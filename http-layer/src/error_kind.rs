@@ -41,8 +41,7 @@ pub(crate) fn middleware_kind(err: &reqwest_middleware::Error) -> &'static str {
     match err {
         reqwest_middleware::Error::Reqwest(e) => reqwest_kind(e),
         reqwest_middleware::Error::Middleware(e) => {
-            chain_kind(AsRef::<dyn StdError + Send + Sync>::as_ref(e))
-                .unwrap_or(ERROR_TYPE_OTHER)
+            chain_kind(AsRef::<dyn StdError + Send + Sync>::as_ref(e)).unwrap_or(ERROR_TYPE_OTHER)
         }
     }
 }

@@ -105,7 +105,8 @@ mod tests {
 
     #[test]
     fn credentials_are_never_captured() {
-        let capture = HeaderCapture::new(["Authorization", "x-api-key", "x-request-id", "X-My-Token"]);
+        let capture =
+            HeaderCapture::new(["Authorization", "x-api-key", "x-request-id", "X-My-Token"]);
         let mut map = HeaderMap::new();
         map.insert("authorization", "Bearer sk-1".parse().unwrap());
         map.insert("x-api-key", "sk-2".parse().unwrap());
@@ -114,6 +115,9 @@ mod tests {
         let mut attributes = Vec::new();
         capture.record(&map, &mut attributes);
         assert_eq!(attributes.len(), 1);
-        assert_eq!(attributes[0].key.as_str(), "http.request.header.x-request-id");
+        assert_eq!(
+            attributes[0].key.as_str(),
+            "http.request.header.x-request-id"
+        );
     }
 }

@@ -158,9 +158,7 @@ async fn url_full_redacts_userinfo_and_secret_query_values() {
     );
     // A configured list replaces the default one.
     assert!(
-        urls.contains(&format!(
-            "http://{addr}/v1/y?session=REDACTED&key=visible"
-        )),
+        urls.contains(&format!("http://{addr}/v1/y?session=REDACTED&key=visible")),
         "{urls:?}"
     );
     for span in &spans {
@@ -410,9 +408,10 @@ async fn tower_client_layer_over_hyper_util() {
         .layer(ClientLayer::new())
         .service(hyper);
     let ((seen, failure), root) = in_root_span("tower client", async {
-        let mut request = http::Request::get(format!("http://bob:pw@{addr}/v1/items/9?api_key=zzz"))
-            .body(Empty::<Bytes>::new())
-            .expect("request");
+        let mut request =
+            http::Request::get(format!("http://bob:pw@{addr}/v1/items/9?api_key=zzz"))
+                .body(Empty::<Bytes>::new())
+                .expect("request");
         request
             .extensions_mut()
             .insert(UrlTemplate::new("/v1/items/{id}"));
@@ -443,7 +442,9 @@ async fn tower_client_layer_over_hyper_util() {
     assert_eq!(parse_traceparent(&seen).1, ok.span_context.span_id());
     assert_eq!(
         attr_str(ok, "url.full"),
-        Some(format!("http://REDACTED:REDACTED@{addr}/v1/items/9?api_key=REDACTED"))
+        Some(format!(
+            "http://REDACTED:REDACTED@{addr}/v1/items/9?api_key=REDACTED"
+        ))
     );
     assert_eq!(attr_i64(ok, "http.response.status_code"), Some(200));
     let failed = named(&spans, "GET");
@@ -519,10 +520,12 @@ async fn producer_consumer_carrier_round_trip() {
 
     // Consumers, later, elsewhere: each continues the producer's trace.
     let from_map = propagation::extract(&amqp_headers);
-    let process = OtelSpan::start_with_parent(&from_map, "process orders", SpanKind::Consumer, vec![]);
+    let process =
+        OtelSpan::start_with_parent(&from_map, "process orders", SpanKind::Consumer, vec![]);
     process.end();
     let from_headers = propagation::extract(&HeaderExtractor(&kafka_headers));
-    let audit = OtelSpan::start_with_parent(&from_headers, "process audit", SpanKind::Consumer, vec![]);
+    let audit =
+        OtelSpan::start_with_parent(&from_headers, "process audit", SpanKind::Consumer, vec![]);
     audit.end();
 
     let spans = wait_for_spans(&t.exporter, trace_id, 3).await;

@@ -81,7 +81,11 @@ async fn a_disabled_client_span_still_propagates() {
     assert_eq!(flags, 1);
     let spans = wait_for_spans(exporter, trace_id, 1).await;
     let names: Vec<&str> = spans.iter().map(|s| s.name.as_ref()).collect();
-    assert_eq!(names, vec!["user handler"], "our spans must be filtered out");
+    assert_eq!(
+        names,
+        vec!["user handler"],
+        "our spans must be filtered out"
+    );
 }
 
 #[tokio::test]
@@ -91,19 +95,21 @@ async fn a_disabled_server_span_still_hands_the_callers_context_on() {
     let app = Router::new()
         .route(
             "/work",
-            get(|State((client, echo)): State<(ClientWithMiddleware, std::net::SocketAddr)>| {
-                async move {
-                    client
-                        .get(format!("http://{echo}/downstream"))
-                        .send()
-                        .await
-                        .expect("request")
-                        .text()
-                        .await
-                        .expect("body")
-                }
-                .instrument(tracing::info_span!("handler work"))
-            }),
+            get(
+                |State((client, echo)): State<(ClientWithMiddleware, std::net::SocketAddr)>| {
+                    async move {
+                        client
+                            .get(format!("http://{echo}/downstream"))
+                            .send()
+                            .await
+                            .expect("request")
+                            .text()
+                            .await
+                            .expect("body")
+                    }
+                    .instrument(tracing::info_span!("handler work"))
+                },
+            ),
         )
         .with_state((traced_client(), echo))
         .layer(ServerLayer::new().traceresponse(true));

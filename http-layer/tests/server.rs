@@ -350,7 +350,11 @@ async fn skipped_routes_make_no_span_but_keep_the_callers_trace() {
             .text()
             .await
             .expect("body");
-        assert_eq!(seen, trace_id.to_string(), "/{path} lost the caller's trace");
+        assert_eq!(
+            seen,
+            trace_id.to_string(),
+            "/{path} lost the caller's trace"
+        );
     }
     let spans = wait_for_spans(&t.exporter, trace_id, 1).await;
     tokio::time::sleep(Duration::from_millis(50)).await;
@@ -370,11 +374,11 @@ async fn inner_errors_panics_cancellation_and_dropped_bodies_end_the_span() {
     let root = tracing::info_span!("server lifecycles");
     async {
         // An inner error.
-        let failing = ServiceBuilder::new().layer(ServerLayer::new()).service(
-            tower::service_fn(|_req: http::Request<()>| async {
+        let failing = ServiceBuilder::new()
+            .layer(ServerLayer::new())
+            .service(tower::service_fn(|_req: http::Request<()>| async {
                 Err::<Response, _>(std::io::Error::other("database down"))
-            }),
-        );
+            }));
         let err = failing
             .oneshot(http::Request::get("/orders").body(()).expect("request"))
             .await
@@ -382,35 +386,40 @@ async fn inner_errors_panics_cancellation_and_dropped_bodies_end_the_span() {
         assert_eq!(err.to_string(), "database down");
 
         // A panic.
-        let panicking = ServiceBuilder::new().layer(ServerLayer::new()).service(
-            tower::service_fn(|_req: http::Request<()>| async {
+        let panicking = ServiceBuilder::new()
+            .layer(ServerLayer::new())
+            .service(tower::service_fn(|_req: http::Request<()>| async {
                 if true {
                     panic!("handler bug");
                 }
                 Ok::<Response, Infallible>(Response::default())
-            }),
-        );
+            }));
         let call = panicking.oneshot(http::Request::post("/orders").body(()).expect("request"));
-        assert!(std::panic::AssertUnwindSafe(call).catch_unwind().await.is_err());
+        assert!(std::panic::AssertUnwindSafe(call)
+            .catch_unwind()
+            .await
+            .is_err());
 
         // Cancelled before the response (the client went away).
-        let slow = ServiceBuilder::new().layer(ServerLayer::new()).service(
-            tower::service_fn(|_req: http::Request<()>| {
+        let slow = ServiceBuilder::new()
+            .layer(ServerLayer::new())
+            .service(tower::service_fn(|_req: http::Request<()>| {
                 futures_util::future::pending::<Result<Response, Infallible>>()
-            }),
-        );
+            }));
         let call = slow.oneshot(http::Request::put("/orders").body(()).expect("request"));
-        assert!(tokio::time::timeout(Duration::from_millis(20), call).await.is_err());
+        assert!(tokio::time::timeout(Duration::from_millis(20), call)
+            .await
+            .is_err());
 
         // A body dropped mid-stream.
-        let endless = ServiceBuilder::new().layer(ServerLayer::new()).service(
-            tower::service_fn(|_req: http::Request<()>| async {
+        let endless = ServiceBuilder::new()
+            .layer(ServerLayer::new())
+            .service(tower::service_fn(|_req: http::Request<()>| async {
                 let frames = futures_util::stream::repeat_with(|| {
                     Ok::<_, Infallible>(http_body::Frame::data(Bytes::from_static(b"x")))
                 });
                 Ok::<_, Infallible>(http::Response::new(StreamBody::new(frames)))
-            }),
-        );
+            }));
         let response = endless
             .oneshot(http::Request::delete("/orders").body(()).expect("request"))
             .await

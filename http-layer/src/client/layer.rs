@@ -12,9 +12,9 @@ use pin_project_lite::pin_project;
 use tower_layer::Layer;
 use tower_service::Service;
 
-use crate::error_kind::{describe_service_error, service_error_kind};
 use super::{record_response, ClientConfig, ClientRequest};
 use crate::attributes::{default_port, split_host_port};
+use crate::error_kind::{describe_service_error, service_error_kind};
 use crate::guard::InFlight;
 use crate::propagation::inject_headers;
 

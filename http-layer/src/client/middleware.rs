@@ -10,9 +10,9 @@ use pin_project_lite::pin_project;
 use reqwest::{Request, Response};
 use reqwest_middleware::{Middleware, Next, Result};
 
-use crate::error_kind::middleware_kind;
 use super::{record_response, ClientConfig, ClientRequest};
 use crate::attributes::describe_error;
+use crate::error_kind::middleware_kind;
 use crate::guard::InFlight;
 use crate::propagation::inject_headers;
 

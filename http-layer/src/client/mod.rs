@@ -126,10 +126,7 @@ impl ClientConfig {
         }
         let template = request.extensions.get::<UrlTemplate>();
         if let Some(template) = template {
-            attributes.push(KeyValue::new(
-                conventions::URL_TEMPLATE,
-                template.0.clone(),
-            ));
+            attributes.push(KeyValue::new(conventions::URL_TEMPLATE, template.0.clone()));
         }
         if request.resend_count > 0 {
             attributes.push(KeyValue::new(
@@ -145,7 +142,10 @@ impl ClientConfig {
             }
             (None, None) => Cow::Borrowed(method),
         };
-        (OtelSpan::start(name, SpanKind::Client, attributes), propagate)
+        (
+            OtelSpan::start(name, SpanKind::Client, attributes),
+            propagate,
+        )
     }
 
     pub(crate) fn secret_params(&self) -> &SecretParams {

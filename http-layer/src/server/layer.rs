@@ -304,7 +304,10 @@ fn start_span(parent: &opentelemetry::Context, parts: &Parts, config: &ServerCon
         attributes.push(KeyValue::new(conventions::CLIENT_ADDRESS, client));
     }
     if let Some(version) = protocol_version(parts.version) {
-        attributes.push(KeyValue::new(conventions::NETWORK_PROTOCOL_VERSION, version));
+        attributes.push(KeyValue::new(
+            conventions::NETWORK_PROTOCOL_VERSION,
+            version,
+        ));
     }
     config.headers.record(&parts.headers, &mut attributes);
     let name = conventions::http_server_span_name(method, route);
