@@ -6,7 +6,7 @@
 //! - [`ServerLayer`]: a tower layer for `http::Request<B>` services (axum, hyper,
 //!   tonic). SERVER span `{method} {http.route}`, incoming context extracted, kept open
 //!   while the response body streams.
-//! - [`ClientMiddleware`] (feature `reqwest`, on by default): a
+//! - `ClientMiddleware` (feature `reqwest`, on by default): a
 //!   `reqwest_middleware::Middleware`. CLIENT span `{method}` or
 //!   `{method} {url.template}`, `traceparent` sent, `http.request.resend_count` under
 //!   reqwest-retry.

@@ -21,6 +21,12 @@ use crate::propagation::inject_headers;
 /// Wraps an HTTP client service so each request gets a CLIENT span and carries trace
 /// context. See the [module docs](crate::client) for the span.
 ///
+/// An origin-form URI (`/path`) is completed from the `Host` header for `url.full`.
+/// `http.request.resend_count` is not known at this level (tower's `Retry` rebuilds
+/// requests out of sight); put this layer inside a retry layer to get one span per
+/// attempt. Transport errors are classified when the service error is (or boxes) an
+/// I/O error, a reqwest error, or (feature `hyper-util`) a hyper-util client error.
+///
 /// ```
 /// use aitrace_http::ClientLayer;
 /// use http::{Request, Response};

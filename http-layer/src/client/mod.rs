@@ -1,4 +1,4 @@
-//! HTTP client spans: a `reqwest_middleware::Middleware` ([`ClientMiddleware`], feature
+//! HTTP client spans: a `reqwest_middleware::Middleware` (`ClientMiddleware`, feature
 //! `reqwest`) and a tower layer over `http::Request<B>` services ([`ClientLayer`]),
 //! sharing one [`ClientConfig`].
 //!
