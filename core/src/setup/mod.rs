@@ -360,6 +360,7 @@ impl Telemetry {
                     .unwrap_or_else(|| "info".to_owned());
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
+                    .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
                     .event_format(log::TraceIdFormat::default())
                     .with_filter(EnvFilter::new(filter))
             });
