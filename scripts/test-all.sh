@@ -1,7 +1,12 @@
 #!/usr/bin/env bash
-# The whole test suite: unit, integration and doc tests of every crate.
-# (The end-to-end tests against a real OTLP receiver are added by the e2e work.)
+# The whole test suite: unit, integration, doc and end-to-end tests of every crate.
+# The end-to-end tests need a real OTLP receiver: this script installs Arize Phoenix
+# into a cached venv (first run: about a minute and ~850 MB), starts it on loopback,
+# runs everything (the e2e tests are #[ignore]d in a plain `cargo test`), and stops it.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --workspace --all-features --all-targets
+bash scripts/phoenix.sh install
+bash scripts/phoenix.sh start
+trap 'bash scripts/phoenix.sh stop' EXIT
+cargo test --workspace --all-features --all-targets -- --include-ignored
 cargo test --workspace --all-features --doc

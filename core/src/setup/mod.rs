@@ -268,8 +268,8 @@ impl Telemetry {
         self
     }
 
-    /// Installs the pipeline. With `grpc`, call it inside a Tokio runtime, or a small
-    /// runtime thread is started for the gRPC channel.
+    /// Installs the pipeline. gRPC export runs on a small runtime thread of its own, so
+    /// it works with or without a Tokio runtime and never blocks the application's.
     pub fn init(self) -> Result<TelemetryGuard, SetupError> {
         let disabled = self
             .disabled
@@ -283,7 +283,7 @@ impl Telemetry {
             Exporter::Otlp {
                 protocol: Protocol::Grpc,
                 ..
-            } => RuntimeThread::ensure()?,
+            } => Some(RuntimeThread::start()?),
             _ => None,
         };
         let _entered = runtime.as_ref().map(|r| r.handle.enter());
@@ -524,8 +524,9 @@ fn build_otlp_metric_exporter(
     }
 }
 
-/// A Tokio runtime on its own thread, for the gRPC channel when `init` is called
-/// outside any runtime. It stops when the guard drops.
+/// A Tokio runtime on its own thread for the gRPC channel. The export never runs on
+/// the application's runtime: flushing at shutdown from inside a current-thread
+/// runtime would otherwise wait on the very thread it blocks. Stops with the guard.
 #[derive(Debug)]
 struct RuntimeThread {
     handle: tokio::runtime::Handle,
@@ -534,10 +535,7 @@ struct RuntimeThread {
 }
 
 impl RuntimeThread {
-    fn ensure() -> Result<Option<RuntimeThread>, SetupError> {
-        if tokio::runtime::Handle::try_current().is_ok() {
-            return Ok(None);
-        }
+    fn start() -> Result<RuntimeThread, SetupError> {
         let runtime = tokio::runtime::Builder::new_current_thread()
             .enable_all()
             .build()
@@ -558,11 +556,11 @@ impl RuntimeThread {
                 what: "OTLP gRPC",
                 message: format!("cannot start the runtime thread: {e}"),
             })?;
-        Ok(Some(RuntimeThread {
+        Ok(RuntimeThread {
             handle,
             stop: Some(stop),
             thread: Some(thread),
-        }))
+        })
     }
 }
 

@@ -1,0 +1,50 @@
+//! With content capture on, Phoenix receives the prompts, answers and tool arguments,
+//! with a secret planted in the question redacted.
+
+mod common;
+
+use aitrace_core::content::{CaptureMode, ContentPolicy};
+use aitrace_core::setup::Protocol;
+
+const PLANTED: &str = "sk-proj-PLANTEDsecretKEY0123456789abcdef";
+
+#[tokio::test]
+#[ignore = "needs Phoenix running: scripts/test-all.sh starts it and runs this"]
+async fn captured_content_arrives_redacted() {
+    let project = common::project("capture");
+    let question = format!("What is the weather in Tokyo? (my key is {PLANTED})");
+    let answer = common::run_scenario(
+        Protocol::HttpProtobuf,
+        &project,
+        Some(ContentPolicy::default().with_mode(CaptureMode::SpanOnly)),
+        Some(question),
+    )
+    .await;
+    assert!(answer.answer.contains("Tokyo"), "{}", answer.answer);
+    let spans = common::fetch_trace(&project, &answer.trace_id, 9).await;
+    let d = common::assert_demo_tree(&spans, &answer);
+
+    let input = d.first.str("gen_ai.input.messages");
+    assert!(input.contains("What is the weather in Tokyo?"), "{input}");
+    assert!(input.contains("[REDACTED]"), "{input}");
+    assert!(d
+        .first
+        .str("gen_ai.system_instructions")
+        .contains("helpful weather assistant"));
+    let output = d.streamed.str("gen_ai.output.messages");
+    assert!(output.contains("clear in Tokyo"), "{output}");
+    assert!(d.tool.str("gen_ai.tool.call.arguments").contains("Tokyo"));
+    assert!(d
+        .tool
+        .str("gen_ai.tool.call.result")
+        .contains("\"celsius\":17"));
+    // The planted key reached no attribute of any span.
+    for s in &spans {
+        let all = serde_json::to_string(&s.attributes).unwrap();
+        assert!(
+            !all.contains("PLANTEDsecret"),
+            "{} leaked the key: {all}",
+            s.name
+        );
+    }
+}
