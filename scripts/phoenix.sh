@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Arize Phoenix, the real OTLP receiver of the end-to-end tests.
 #   scripts/phoenix.sh install   install into a cached venv (~850 MB, once per machine)
-#   scripts/phoenix.sh start     start on loopback (web+OTLP/HTTP 4318... see below), wait for /healthz
+#   scripts/phoenix.sh start     start on loopback (ports below), wait for /healthz
 #   scripts/phoenix.sh stop      stop what start started
 # Ports: PHOENIX_PORT (web UI, REST API and OTLP/HTTP at /v1/traces; default 16006)
 #        PHOENIX_GRPC_PORT (OTLP/gRPC; default 16007). Both bound to 127.0.0.1 only.
@@ -48,7 +48,7 @@ start() {
     echo $! >"$RUN/pid"
   fi
   for _ in $(seq 1 120); do
-    if curl -fsS "http://127.0.0.1:$PHOENIX_PORT/healthz" >/dev/null 2>&1; then
+    if "$VENV/bin/python" -c "import urllib.request,sys; urllib.request.urlopen('http://127.0.0.1:$PHOENIX_PORT/healthz', timeout=2)" >/dev/null 2>&1; then
       echo "phoenix ready: http://127.0.0.1:$PHOENIX_PORT (OTLP/HTTP), 127.0.0.1:$PHOENIX_GRPC_PORT (OTLP/gRPC)"
       return
     fi
