@@ -3,21 +3,20 @@
 //! no-op exporter, as the global tracer provider too), and the peers in the same run.
 //! Plus reqwest over loopback, bare vs with `ClientMiddleware`.
 //!
-//! `cargo bench -p aitrace-http -- --warm-up-time 1 --measurement-time 3`
+//! `cargo bench -p aitrace-http --bench overhead -- --warm-up-time 1 --measurement-time 3`
 
-use std::convert::Infallible;
+mod common;
+
 use std::net::SocketAddr;
 
-use aitrace_http::{ClientLayer, ClientMiddleware, HttpRoute, ServerLayer};
-use bytes::Bytes;
+use aitrace_http::{ClientLayer, ClientMiddleware, ServerLayer};
+use common::{call_server, client_request, current_thread, handler};
 use criterion::{criterion_group, criterion_main, Criterion};
-use http::{Request, Response};
-use http_body_util::{BodyExt, Empty, Full};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
-use tower::{service_fn, Service, ServiceBuilder, ServiceExt};
+use tower::{service_fn, ServiceBuilder, ServiceExt};
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
@@ -41,43 +40,8 @@ fn install_pipeline() {
         .init();
 }
 
-const TRACEPARENT: &str = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01";
-
-type ReqBody = Empty<Bytes>;
-
-fn server_request() -> Request<ReqBody> {
-    let mut req = Request::get("/v1/users/42?page=2")
-        .header("host", "127.0.0.1:8080")
-        .header("user-agent", "bench/1.0")
-        .header("traceparent", TRACEPARENT)
-        .body(Empty::new())
-        .unwrap_or_default();
-    req.extensions_mut()
-        .insert(HttpRoute::new("/v1/users/{id}"));
-    req
-}
-
-async fn handler(_req: Request<ReqBody>) -> Result<Response<Full<Bytes>>, Infallible> {
-    Ok(Response::new(Full::new(Bytes::from_static(b"ok"))))
-}
-
-/// Calls the service once and reads the whole body (server spans end at end of body).
-async fn call_server<S, B>(svc: &S)
-where
-    S: Service<Request<ReqBody>, Response = Response<B>> + Clone,
-    S::Error: std::fmt::Debug,
-    B: http_body::Body,
-{
-    if let Ok(resp) = svc.clone().oneshot(server_request()).await {
-        let _ = resp.into_body().collect().await;
-    }
-}
-
 fn server(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
+    let rt = current_thread();
     let mut group = c.benchmark_group("server");
     let bare = service_fn(handler);
     group.bench_function("bare", |b| b.to_async(&rt).iter(|| call_server(&bare)));
@@ -103,27 +67,19 @@ fn server(c: &mut Criterion) {
 }
 
 fn client_tower(c: &mut Criterion) {
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap_or_else(|e| panic!("runtime: {e}"));
-    let request = || {
-        Request::get("http://api.example.com:8080/v1/models?key=secret")
-            .body(Empty::new())
-            .unwrap_or_default()
-    };
+    let rt = current_thread();
     let mut group = c.benchmark_group("client_tower");
     let bare = service_fn(handler);
     group.bench_function("bare", |b| {
         b.to_async(&rt)
-            .iter(|| async { bare.oneshot(request()).await })
+            .iter(|| async { bare.oneshot(client_request()).await })
     });
     let ours = ServiceBuilder::new()
         .layer(ClientLayer::new())
         .service(service_fn(handler));
     group.bench_function("aitrace ClientLayer", |b| {
         b.to_async(&rt)
-            .iter(|| async { ours.clone().oneshot(request()).await })
+            .iter(|| async { ours.clone().oneshot(client_request()).await })
     });
     group.finish();
 }

@@ -71,12 +71,9 @@ where
                 if let Some(span) = &span {
                     record_response(span, &mut response, this.config);
                 }
-                // An empty body may never be polled: the span ends now.
-                let span = if response.body().is_end_stream() {
-                    None
-                } else {
-                    span
-                };
+                // An empty body may never be polled: the span ends now. A span that
+                // records nothing has nothing to wait for either.
+                let span = span.filter(|s| s.is_recording() && !response.body().is_end_stream());
                 Ok(response.map(|body| ServerBody::new(body, span)))
             }
             Err(err) => {
