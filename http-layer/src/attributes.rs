@@ -154,8 +154,10 @@ pub(crate) fn redact_urls_in_text(text: &str, secrets: &SecretParams) -> String 
     while let Some(at) = rest.find("://") {
         // The scheme runs back from "://" over letters, digits, '+', '-', '.'.
         let scheme_start = rest[..at]
-            .rfind(|c: char| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |i| i + 1);
+            .char_indices()
+            .rev()
+            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
+            .map_or(0, |(i, c)| i + c.len_utf8());
         let end = rest[at..]
             .find(|c: char| {
                 c.is_whitespace() || matches!(c, ')' | '(' | '"' | '\'' | '<' | '>' | '`')
