@@ -29,7 +29,9 @@ use crate::propagation::inject_headers;
 /// `http.request.resend_count` (1, 2, ...) on every resend; each attempt's span has its
 /// own status and `error.type`. Attached before it, you get one span over all
 /// attempts, no resend count, and the final error as reqwest-retry wraps it.
-/// Redirects that reqwest follows inside one attempt are not counted.
+/// Redirects that reqwest follows inside one attempt are not counted. (The count lives
+/// in the request's extensions: reusing one `Extensions` for several requests with
+/// `execute_with_extensions` would carry it over.)
 ///
 /// ```
 /// use std::time::Duration;

@@ -119,6 +119,11 @@ impl ClientConfig {
             self.secret_params.redact_url(request.url),
         ));
         if let Some(host) = request.host {
+            // URL hosts keep IPv6 brackets (`[::1]`); the attribute is the bare address.
+            let host = host
+                .strip_prefix('[')
+                .and_then(|h| h.strip_suffix(']'))
+                .unwrap_or(host);
             attributes.push(KeyValue::new(conventions::SERVER_ADDRESS, host.to_owned()));
         }
         if let Some(port) = request.port {
