@@ -243,6 +243,31 @@ fn truncate_str(s: &str, max: usize) -> Cow<'_, str> {
     Cow::Owned(format!("{}…[truncated {} bytes]", &s[..end], s.len() - end))
 }
 
+/// Longest error or panic message kept in a span status or event.
+pub const MAX_MESSAGE_BYTES: usize = 1024;
+
+/// An error or panic message as it may be recorded: secrets redacted (default
+/// [`Redactor`]), cut to [`MAX_MESSAGE_BYTES`] at a character boundary.
+///
+/// ```
+/// use aitrace_core::content::safe_message;
+///
+/// assert_eq!(safe_message("bad key sk-proj-abcdefghijklmnopqrstuvwx"), "bad key [REDACTED]");
+/// assert!(safe_message(&"é".repeat(2_000)).ends_with('…'));
+/// ```
+pub fn safe_message(message: &str) -> String {
+    static REDACTOR: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+    let redacted = REDACTOR.get_or_init(Redactor::default).redact(message);
+    if redacted.len() <= MAX_MESSAGE_BYTES {
+        return redacted.into_owned();
+    }
+    let mut end = MAX_MESSAGE_BYTES;
+    while !redacted.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &redacted[..end])
+}
+
 /// The text that replaces a secret.
 pub const REDACTED: &str = "[REDACTED]";
 

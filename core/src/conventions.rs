@@ -92,6 +92,22 @@ pub const AITRACE_STREAM_CHUNKS: &str = "aitrace.stream.chunks";
 pub const AITRACE_CANCELLED: &str = "aitrace.cancelled";
 /// `error.type` value of a call the caller dropped before it ended.
 pub const ERROR_TYPE_CANCELLED: &str = "cancelled";
+/// `error.type` value of a call that panicked.
+pub const ERROR_TYPE_PANIC: &str = "panic";
+/// Event the OpenTelemetry conventions use for exceptions (here: panics).
+pub const EXCEPTION_EVENT: &str = "exception";
+/// Attribute of [`EXCEPTION_EVENT`]: the exception's type.
+pub const EXCEPTION_TYPE: &str = "exception.type";
+/// Attribute of [`EXCEPTION_EVENT`]: the exception's message.
+pub const EXCEPTION_MESSAGE: &str = "exception.message";
+/// Known part of a run's cost when some calls had no price (AITrace).
+pub const AITRACE_RUN_KNOWN_COST: &str = "aitrace.run.known_cost";
+/// Which budget a refused call went over: `tokens` or `cost` (AITrace).
+pub const AITRACE_BUDGET_KIND: &str = "aitrace.budget.kind";
+/// The budget's limit (AITrace).
+pub const AITRACE_BUDGET_LIMIT: &str = "aitrace.budget.limit";
+/// What the run had used when the call was refused (AITrace).
+pub const AITRACE_BUDGET_USED: &str = "aitrace.budget.used";
 /// Id of the conversation (session, thread) the call belongs to.
 pub const GEN_AI_CONVERSATION_ID: &str = "gen_ai.conversation.id";
 /// Requested output type (`text`, `json`, `image`, `speech`).
@@ -202,6 +218,14 @@ pub const TOKEN_BUCKETS: &[f64] = &[
 
 /// OpenInference span kind (`LLM`, `TOOL`, `AGENT`, `CHAIN`).
 pub const OPENINFERENCE_SPAN_KIND: &str = "openinference.span.kind";
+/// [`OPENINFERENCE_SPAN_KIND`] of an LLM call.
+pub const OPENINFERENCE_KIND_LLM: &str = "LLM";
+/// [`OPENINFERENCE_SPAN_KIND`] of a tool call.
+pub const OPENINFERENCE_KIND_TOOL: &str = "TOOL";
+/// [`OPENINFERENCE_SPAN_KIND`] of an agent run.
+pub const OPENINFERENCE_KIND_AGENT: &str = "AGENT";
+/// [`OPENINFERENCE_SPAN_KIND`] of a workflow.
+pub const OPENINFERENCE_KIND_CHAIN: &str = "CHAIN";
 /// OpenInference model name.
 pub const LLM_MODEL_NAME: &str = "llm.model_name";
 /// OpenInference provider.

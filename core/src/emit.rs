@@ -234,6 +234,35 @@ impl OtelSpan {
         self.set_status(Status::error(description));
     }
 
+    /// Marks the span failed with a message that is redacted and cut first
+    /// ([`safe_message`](crate::content::safe_message)): error messages often quote
+    /// requests, URLs and keys.
+    pub fn record_error(&self, error_type: impl Into<opentelemetry::Value>, message: &str) {
+        if self.is_recording() {
+            self.set_error(error_type, crate::content::safe_message(message));
+        }
+    }
+
+    /// Records a panic: an `exception` event with the (redacted) message and an error
+    /// status with `error.type=panic`.
+    pub fn record_panic(&self, payload: &(dyn std::any::Any + Send)) {
+        if !self.is_recording() {
+            return;
+        }
+        let message = crate::content::safe_message(crate::classify::panic_message(payload));
+        self.add_event(
+            conventions::EXCEPTION_EVENT,
+            vec![
+                KeyValue::new(conventions::EXCEPTION_TYPE, conventions::ERROR_TYPE_PANIC),
+                KeyValue::new(conventions::EXCEPTION_MESSAGE, message.clone()),
+            ],
+        );
+        self.set_error(
+            conventions::ERROR_TYPE_PANIC,
+            format!("panicked: {message}"),
+        );
+    }
+
     /// Renames the span (e.g. once the route or model is known).
     pub fn update_name(&self, name: impl Into<Cow<'static, str>>) {
         match &self.state {

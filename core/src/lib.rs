@@ -9,6 +9,7 @@
 //! - [`cost`]: an embedded, dated model price table and exact cost arithmetic.
 //! - [`content`]: the opt-in content capture policy, truncation and secret redaction.
 //! - [`events`]: point-in-time events on the current span.
+//! - [`classify`]: how an error becomes `error.type` (shared by every layer).
 //! - [`span`]: helpers to set attributes and statuses on `tracing` spans.
 //! - [`emit`]: [`OtelSpan`](emit::OtelSpan), the one way the adapters emit spans (and why).
 //! - [`run`]: run totals (tokens, cost, calls) collected over agent runs.
@@ -29,6 +30,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod classify;
 pub mod content;
 pub mod conventions;
 pub mod cost;

@@ -64,7 +64,7 @@ impl RunTotals {
             }
         } else {
             attrs.push(KeyValue::new(c::AITRACE_COST_UNAVAILABLE, "partial"));
-            attrs.push(KeyValue::new("aitrace.run.known_cost", self.cost.usd()));
+            attrs.push(KeyValue::new(c::AITRACE_RUN_KNOWN_COST, self.cost.usd()));
         }
         let count = |n: u64| i64::try_from(n).unwrap_or(i64::MAX);
         attrs.push(KeyValue::new(

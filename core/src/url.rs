@@ -35,7 +35,7 @@ pub const DEFAULT_SECRET_PARAMS: &[&str] = &[
 /// The URL with any `user:password@` replaced by `REDACTED:REDACTED@` (as the HTTP
 /// conventions ask), the values of `secret_params` replaced by `REDACTED`, and the
 /// fragment dropped. Text that is not a URL is returned with its query handled the same.
-pub fn redact_url(url: &str, secret_params: &[&str]) -> String {
+pub fn redact_url<P: AsRef<str>>(url: &str, secret_params: &[P]) -> String {
     let url = url.split('#').next().unwrap_or(url);
     let (before_query, query) = match url.split_once('?') {
         Some((b, q)) => (b, Some(q)),
@@ -67,7 +67,7 @@ pub fn redact_url(url: &str, secret_params: &[&str]) -> String {
 }
 
 /// A query string with the values of `secret_params` replaced by `REDACTED`.
-pub fn redact_query(query: &str, secret_params: &[&str]) -> String {
+pub fn redact_query<P: AsRef<str>>(query: &str, secret_params: &[P]) -> String {
     let mut out = String::with_capacity(query.len());
     for (i, pair) in query.split('&').enumerate() {
         if i > 0 {
@@ -84,8 +84,10 @@ pub fn redact_query(query: &str, secret_params: &[&str]) -> String {
     out
 }
 
-fn is_secret_param(name: &str, secret_params: &[&str]) -> bool {
-    secret_params.iter().any(|p| p.eq_ignore_ascii_case(name))
+fn is_secret_param<P: AsRef<str>>(name: &str, secret_params: &[P]) -> bool {
+    secret_params
+        .iter()
+        .any(|p| p.as_ref().eq_ignore_ascii_case(name))
 }
 
 #[cfg(test)]

@@ -97,13 +97,7 @@ impl SecretParams {
     pub(crate) fn redact_url(&self, url: &str) -> String {
         match self {
             SecretParams::Default => redact_url(url, DEFAULT_SECRET_PARAMS),
-            SecretParams::Custom(params) => {
-                if !url.contains('?') {
-                    return redact_url(url, &[]);
-                }
-                let params: Vec<&str> = params.iter().map(|p| p.as_ref()).collect();
-                redact_url(url, &params)
-            }
+            SecretParams::Custom(params) => redact_url(url, params),
         }
     }
 
@@ -111,10 +105,7 @@ impl SecretParams {
     pub(crate) fn redact_query(&self, query: &str) -> String {
         match self {
             SecretParams::Default => aitrace_core::url::redact_query(query, DEFAULT_SECRET_PARAMS),
-            SecretParams::Custom(params) => {
-                let params: Vec<&str> = params.iter().map(|p| p.as_ref()).collect();
-                aitrace_core::url::redact_query(query, &params)
-            }
+            SecretParams::Custom(params) => aitrace_core::url::redact_query(query, params),
         }
     }
 }

@@ -2,10 +2,7 @@
 
 use aitrace_core::emit::OtelSpan;
 
-/// `error.type` of a request whose future was dropped before it completed.
-pub(crate) const CANCELLED: &str = "cancelled";
-/// `error.type` of a request whose inner service panicked.
-pub(crate) const PANIC: &str = "panic";
+use aitrace_core::conventions::{ERROR_TYPE_CANCELLED as CANCELLED, ERROR_TYPE_PANIC as PANIC};
 
 /// Owns the span while a request is in flight. Dropped before [`InFlight::finish`],
 /// the request was cancelled (a timeout, a client that went away, `select!`): the

@@ -40,6 +40,8 @@ use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{ready, Context as TaskContext, Poll};
 
+use aitrace_core::classify::{panic_message, ClassifyError, DefaultClassifier};
+use aitrace_core::conventions::ERROR_TYPE_PANIC;
 use aitrace_core::emit;
 use aitrace_core::run::Run;
 use opentelemetry::Context;
@@ -50,33 +52,6 @@ use tower_service::Service;
 use crate::config::GenAiConfig;
 use crate::recorder::{CallRecorder, Outcome};
 use crate::types::{GenAiRequest, GenAiResponse};
-
-/// Names the `error.type` of an inner service's error.
-///
-/// Closures `Fn(&E) -> Cow<'static, str>` implement it.
-pub trait ClassifyError<E> {
-    /// A low-cardinality error type (e.g. `timeout`, `rate_limited`, `_OTHER`).
-    fn classify(&self, error: &E) -> Cow<'static, str>;
-}
-
-/// Classifies every error as `_OTHER`.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct DefaultClassifier;
-
-impl<E> ClassifyError<E> for DefaultClassifier {
-    fn classify(&self, _error: &E) -> Cow<'static, str> {
-        Cow::Borrowed(aitrace_core::conventions::ERROR_TYPE_OTHER)
-    }
-}
-
-impl<E, F> ClassifyError<E> for F
-where
-    F: Fn(&E) -> Cow<'static, str>,
-{
-    fn classify(&self, error: &E) -> Cow<'static, str> {
-        self(error)
-    }
-}
 
 /// Whether a call needs any instrumentation: a subscriber is installed, or a run
 /// collects totals.
@@ -240,8 +215,8 @@ where
             Err(panic) => {
                 if let Some(state) = this.state.take() {
                     state.recorder.finish(Outcome::Error {
-                        error_type: Cow::Borrowed("panic"),
-                        message: panic_message(&*panic),
+                        error_type: Cow::Borrowed(ERROR_TYPE_PANIC),
+                        message: panic_message(&*panic).to_owned(),
                         partial: None,
                     });
                 }
@@ -254,7 +229,7 @@ where
                     .recorder
                     .finish(Outcome::Ok(&response.gen_ai_response())),
                 Err(error) => {
-                    let error_type = state.classify.classify(error);
+                    let error_type = state.classify.error_type(error);
                     let message = format!("LLM call failed: {error_type}");
                     state.recorder.finish(Outcome::Error {
                         error_type,
@@ -266,13 +241,4 @@ where
         }
         Poll::Ready(result)
     }
-}
-
-/// The text of a panic payload.
-pub(crate) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_owned())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".to_owned())
 }

@@ -51,9 +51,10 @@ pub mod async_openai;
 #[cfg(feature = "reqwest")]
 mod middleware;
 
+pub use aitrace_core::classify::{ClassifyError, DefaultClassifier};
 pub use config::{GenAiConfig, DEFAULT_MAX_BODY_BYTES, DEFAULT_MAX_EVENT_BYTES};
 pub use http::{GenAiHttp, GenAiHttpLayer, ObservedBody};
-pub use layer::{ClassifyError, DefaultClassifier, GenAi, GenAiLayer, ResponseFuture};
+pub use layer::{GenAi, GenAiLayer, ResponseFuture};
 #[cfg(feature = "reqwest")]
 pub use middleware::GenAiMiddleware;
 pub use stream::{GenAiStream, GenAiStreamLayer, InstrumentedStream, StreamFuture};

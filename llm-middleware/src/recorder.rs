@@ -124,7 +124,10 @@ fn request_attributes(
         attrs.push(KeyValue::new(c::GEN_AI_OUTPUT_TYPE, t.clone()));
     }
     if config.openinference {
-        attrs.push(KeyValue::new(c::OPENINFERENCE_SPAN_KIND, "LLM"));
+        attrs.push(KeyValue::new(
+            c::OPENINFERENCE_SPAN_KIND,
+            c::OPENINFERENCE_KIND_LLM,
+        ));
         attrs.push(KeyValue::new(c::LLM_PROVIDER, provider.as_str().to_owned()));
         if let Some(model) = &info.model {
             attrs.push(KeyValue::new(c::LLM_MODEL_NAME, model.clone()));
@@ -358,7 +361,7 @@ impl CallRecorder {
                     error_type,
                     message,
                     ..
-                } => self.span.set_error(error_type.to_string(), message.clone()),
+                } => self.span.record_error(error_type.to_string(), message),
                 Outcome::Cancelled(_) => {
                     self.span
                         .set_attribute(KeyValue::new(c::AITRACE_CANCELLED, true));

@@ -61,7 +61,9 @@ use tower_layer::Layer;
 use tower_service::Service;
 
 use crate::config::GenAiConfig;
-use crate::layer::{needs_recording, ClassifyError, DefaultClassifier};
+use aitrace_core::classify::{ClassifyError, DefaultClassifier};
+
+use crate::layer::needs_recording;
 use crate::recorder::{CallRecorder, Outcome};
 use crate::types::{GenAiChunk, GenAiRequest, ResponseInfo};
 
@@ -201,7 +203,7 @@ where
             )),
             Err(error) => {
                 if let Some((recorder, _)) = state {
-                    let error_type = this.classify.classify(&error);
+                    let error_type = this.classify.error_type(&error);
                     let message = format!("LLM call failed: {error_type}");
                     recorder.finish(Outcome::Error {
                         error_type,
@@ -280,7 +282,7 @@ where
                 chunk.fold_into(this.info);
             }
             Some(Err(error)) => {
-                let error_type: Cow<'static, str> = this.classify.classify(error);
+                let error_type: Cow<'static, str> = this.classify.error_type(error);
                 let message = format!("stream failed: {error_type}");
                 if let Some(recorder) = this.recorder.take() {
                     recorder.finish(Outcome::Error {

@@ -68,13 +68,13 @@ use crate::classify::{ClassifyError, DefaultClassifier};
 
 /// Attribute of the `budget_exceeded` event: which limit was reached (`tokens` or
 /// `cost`).
-pub const BUDGET_KIND: &str = "aitrace.budget.kind";
+pub const BUDGET_KIND: &str = aitrace_core::conventions::AITRACE_BUDGET_KIND;
 /// Attribute of the `budget_exceeded` event: the limit (tokens as an integer, cost in
 /// USD as a double).
-pub const BUDGET_LIMIT: &str = "aitrace.budget.limit";
+pub const BUDGET_LIMIT: &str = aitrace_core::conventions::AITRACE_BUDGET_LIMIT;
 /// Attribute of the `budget_exceeded` event: what the run had used (same unit as
 /// [`BUDGET_LIMIT`]).
-pub const BUDGET_USED: &str = "aitrace.budget.used";
+pub const BUDGET_USED: &str = aitrace_core::conventions::AITRACE_BUDGET_USED;
 
 /// Token and cost limits of a run. A limit is reached when the run has used at least
 /// that much; the cost counted is that of the calls whose cost is known.

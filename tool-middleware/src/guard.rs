@@ -6,28 +6,16 @@ use std::any::Any;
 use std::borrow::Cow;
 use std::panic::{catch_unwind, resume_unwind, AssertUnwindSafe};
 use std::pin::Pin;
-use std::sync::OnceLock;
 use std::task::{Context, Poll};
 
-use aitrace_core::content::Redactor;
+use aitrace_core::content::{safe_message, Redactor};
 use aitrace_core::emit::OtelSpan;
 use aitrace_core::run::{Run, RunTotals};
-use opentelemetry::KeyValue;
 
 use crate::agent::OnRunEnd;
 
 /// `error.type` of a call whose future was dropped before it completed.
-pub(crate) const CANCELLED: &str = "cancelled";
-/// `error.type` of a call that panicked.
-pub(crate) const PANIC: &str = "panic";
-/// Event the OpenTelemetry conventions use for exceptions (here: panics).
-const EXCEPTION_EVENT: &str = "exception";
-/// Attribute of [`EXCEPTION_EVENT`]: the exception's type.
-const EXCEPTION_TYPE: &str = "exception.type";
-/// Attribute of [`EXCEPTION_EVENT`]: the exception's message.
-const EXCEPTION_MESSAGE: &str = "exception.message";
-/// Longest error or panic message kept in a status description or event.
-const MAX_MESSAGE_BYTES: usize = 1024;
+pub(crate) const CANCELLED: &str = aitrace_core::conventions::ERROR_TYPE_CANCELLED;
 
 /// Ends its span once; if dropped before [`SpanGuard::end`], marks the span cancelled.
 pub(crate) struct SpanGuard<H: OnRunEnd = ()> {
@@ -109,57 +97,33 @@ impl<H: OnRunEnd> Drop for SpanGuard<H> {
     }
 }
 
-/// Marks the span failed with `error_type` and the error's message (redacted, cut).
+/// Marks the span failed with `error_type` and the error's message (redacted with
+/// `redactor` when given, then with core's default rules, and cut).
 pub(crate) fn record_error(
     span: &OtelSpan,
     error_type: Cow<'static, str>,
     message: &dyn std::fmt::Display,
-    redactor: &Redactor,
+    redactor: Option<&Redactor>,
 ) {
     if !span.is_recording() {
         return;
     }
-    let message = describe(&message.to_string(), redactor);
+    let message = message.to_string();
+    let message = match redactor {
+        Some(r) => describe(&message, r),
+        None => safe_message(&message),
+    };
     span.set_error(error_type.into_owned(), message);
 }
 
 fn record_panic(span: &OtelSpan, payload: &(dyn Any + Send)) {
-    if !span.is_recording() {
-        return;
-    }
-    let message = payload
-        .downcast_ref::<&'static str>()
-        .copied()
-        .or_else(|| payload.downcast_ref::<String>().map(String::as_str))
-        .unwrap_or("Box<dyn Any>");
-    let message = describe(message, default_redactor());
-    span.add_event(
-        EXCEPTION_EVENT,
-        vec![
-            KeyValue::new(EXCEPTION_TYPE, PANIC),
-            KeyValue::new(EXCEPTION_MESSAGE, message.clone()),
-        ],
-    );
-    span.set_error(PANIC, format!("panicked: {message}"));
+    span.record_panic(payload);
 }
 
-/// The default redactor, built once (panics have no layer policy at hand).
-pub(crate) fn default_redactor() -> &'static Redactor {
-    static REDACTOR: OnceLock<Redactor> = OnceLock::new();
-    REDACTOR.get_or_init(Redactor::default)
-}
-
-/// A message as it may be recorded: secrets redacted, cut to a bounded length.
+/// A message as it may be recorded: secrets redacted with `redactor` (the layer's
+/// policy), then cut and redacted once more with core's bounded [`safe_message`].
 fn describe(message: &str, redactor: &Redactor) -> String {
-    let redacted = redactor.redact(message);
-    if redacted.len() <= MAX_MESSAGE_BYTES {
-        return redacted.into_owned();
-    }
-    let mut end = MAX_MESSAGE_BYTES;
-    while !redacted.is_char_boundary(end) {
-        end -= 1;
-    }
-    format!("{}…", &redacted[..end])
+    safe_message(&redactor.redact(message))
 }
 
 #[cfg(test)]
@@ -175,7 +139,7 @@ mod tests {
         );
         let long = "é".repeat(2_000);
         let cut = describe(&long, &r);
-        assert!(cut.len() <= MAX_MESSAGE_BYTES + '…'.len_utf8());
+        assert!(cut.len() <= aitrace_core::content::MAX_MESSAGE_BYTES + '…'.len_utf8());
         assert!(cut.ends_with('…'));
     }
 }

@@ -65,9 +65,6 @@ pub mod classify;
 mod guard;
 pub mod tool;
 
-/// OpenInference span kind of a tool call.
-const OPENINFERENCE_TOOL: &str = "TOOL";
-/// OpenInference span kind of an agent run.
-const OPENINFERENCE_AGENT: &str = "AGENT";
-/// OpenInference span kind of a workflow run (a chain of steps).
-const OPENINFERENCE_CHAIN: &str = "CHAIN";
+use aitrace_core::conventions::OPENINFERENCE_KIND_AGENT as OPENINFERENCE_AGENT;
+use aitrace_core::conventions::OPENINFERENCE_KIND_CHAIN as OPENINFERENCE_CHAIN;
+use aitrace_core::conventions::OPENINFERENCE_KIND_TOOL as OPENINFERENCE_TOOL;

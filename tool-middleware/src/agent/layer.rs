@@ -14,7 +14,7 @@ use tower_service::Service;
 
 use super::{AgentInfo, ConversationId, OnRunEnd};
 use crate::classify::{ClassifyError, DefaultClassifier};
-use crate::guard::{default_redactor, record_error, SpanGuard};
+use crate::guard::{record_error, SpanGuard};
 
 /// Makes every request of the wrapped service an agent run: an
 /// `invoke_agent {name}` (or `invoke_workflow {name}`) span with the run's totals.
@@ -221,12 +221,7 @@ where
         let classifier = &*this.classifier;
         this.guard.end(|span| {
             if let Err(error) = &result {
-                record_error(
-                    span,
-                    classifier.error_type(error),
-                    error,
-                    default_redactor(),
-                );
+                record_error(span, classifier.error_type(error), error, None);
             }
         });
         Poll::Ready(result)

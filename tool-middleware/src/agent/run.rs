@@ -13,7 +13,7 @@ use pin_project_lite::pin_project;
 
 use super::{AgentInfo, Fallible, RunOutcome};
 use crate::classify::DefaultClassifier;
-use crate::guard::{default_redactor, record_error, SpanGuard};
+use crate::guard::{record_error, SpanGuard};
 
 /// Runs `future` as an agent (or workflow) run: an `invoke_agent {name}` span around
 /// it, a [`Run`] collecting the tokens, cost, LLM calls and tool calls made inside
@@ -126,7 +126,7 @@ where
             .guard
             .end(|span| {
                 if let Some((error_type, message)) = outcome.failure(&output) {
-                    record_error(span, error_type, &message, default_redactor());
+                    record_error(span, error_type, &message, None);
                 }
             })
             .unwrap_or_else(|| this.run.totals());

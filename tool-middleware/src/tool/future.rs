@@ -88,9 +88,12 @@ where
                         capture::event(span, c::GEN_AI_TOOL_CALL_RESULT, result);
                     }
                 }
-                Err(error) => {
-                    record_error(span, classifier.error_type(error), error, policy.redactor())
-                }
+                Err(error) => record_error(
+                    span,
+                    classifier.error_type(error),
+                    error,
+                    Some(policy.redactor()),
+                ),
             }
         });
         Poll::Ready(result)
