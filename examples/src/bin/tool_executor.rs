@@ -38,7 +38,9 @@ async fn main() -> Result<(), demo::BoxError> {
         let mut results = Vec::new();
         for i in 0..3 {
             // Stands in for an LLM call of 400 tokens (aitrace-llm's layers do this).
-            Run::current().map(|run| run.record_llm_call(Some(Usage::new(300, 100)), None));
+            if let Some(run) = Run::current() {
+                run.record_llm_call(Some(Usage::new(300, 100)), None);
+            }
             let call = ToolInvocation::new("add", json!({"a": i, "b": 40}))
                 .with_call_id(format!("call_{i}"));
             results.push(tools.clone().oneshot(call).await.map_err(|e| e.to_string()));
