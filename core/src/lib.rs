@@ -15,7 +15,9 @@
 //! - [`run`]: run totals (tokens, cost, calls) collected over agent runs.
 //! - [`url`]: URLs made safe to record.
 //! - `setup` (feature `setup`, on by default): one-call telemetry setup, OTLP or a local
-//!   trace file, and the trace tree printer; [`tracefile`] reads trace files back.
+//!   trace file, and the trace tree printer.
+//! - [`tracefile`] and [`insight`] (feature `insight`, implied by `setup`): read trace
+//!   files back; span trees with a waterfall, cost reports, Chrome trace export.
 //!
 //! ```
 //! use aitrace_core::{conventions::Provider, cost::PriceTable, usage::Usage};
@@ -36,11 +38,13 @@ pub mod conventions;
 pub mod cost;
 pub mod emit;
 pub mod events;
+#[cfg(feature = "insight")]
+pub mod insight;
 pub mod run;
 #[cfg(feature = "setup")]
 pub mod setup;
 pub mod span;
-#[cfg(feature = "setup")]
+#[cfg(feature = "insight")]
 pub mod tracefile;
 pub mod url;
 pub mod usage;

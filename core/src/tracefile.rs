@@ -1,8 +1,17 @@
 //! Reading OTLP/JSON trace files back, and printing a trace as a tree.
 //!
-//! The file holds one `ExportTraceServiceRequest` per line (what the embedded file
-//! exporter writes, and what other OTLP tools write). Reading goes line by line and
-//! survives a partial last line (a crash mid-write): bad lines are counted, not fatal.
+//! The file holds one `ExportTraceServiceRequest` per line in the OTLP JSON encoding
+//! (what the embedded file exporter writes, and what the OpenTelemetry Collector's file
+//! exporter and other OTLP tools write). [`SpanReader`] streams it line by line:
+//!
+//! - memory per line is bounded ([`SpanReader::max_line_bytes`]; a longer line is
+//!   skipped without being buffered),
+//! - a line that is not OTLP/JSON (a partial last line after a crash mid-write, say) is
+//!   counted in [`ReadStats`], never fatal,
+//! - unknown fields and attributes are kept or ignored, never an error.
+//!
+//! [`render_tree`] prints the spans as one tree per trace (see [`crate::insight`] for
+//! filters, the cost report and the Chrome trace export).
 //!
 //! ```
 //! use aitrace_core::tracefile::{parse_lines, render_tree};
@@ -10,18 +19,22 @@
 //! let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","kind":3,"startTimeUnixNano":"1000000","endTimeUnixNano":"251000000","attributes":[{"key":"gen_ai.usage.input_tokens","value":{"intValue":"12"}}]}]}]}]}"#;
 //! let read = parse_lines(line.as_bytes());
 //! assert_eq!(read.spans.len(), 1);
+//! assert_eq!(read.stats.bad_lines, 0);
 //! assert!(render_tree(&read.spans).contains("chat gpt-4o"));
 //! ```
 
-use std::collections::{HashMap, HashSet};
 use std::fmt::Write as _;
-use std::io::BufRead;
+use std::io::{BufRead, Read as _};
 use std::path::Path;
 
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value;
+use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 
 use crate::conventions as c;
+
+/// Longest line read by default (64 MiB). A longer line is skipped and counted, so one
+/// runaway line cannot take all the memory.
+pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
 
 /// An attribute value as read from a file.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +49,7 @@ pub enum AttrValue {
     Bool(bool),
     /// An array of values.
     Array(Vec<AttrValue>),
-    /// Anything else (bytes, key-value lists), as text.
+    /// Anything else (bytes as hex, key-value lists as `{k: v}`), as text.
     Other(String),
 }
 
@@ -90,6 +103,31 @@ impl std::fmt::Display for AttrValue {
     }
 }
 
+impl serde::Serialize for AttrValue {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            AttrValue::Str(s) | AttrValue::Other(s) => serializer.serialize_str(s),
+            AttrValue::Int(i) => serializer.serialize_i64(*i),
+            // JSON has no NaN or infinities: those go as text.
+            AttrValue::Double(d) if d.is_finite() => serializer.serialize_f64(*d),
+            AttrValue::Double(d) => serializer.collect_str(d),
+            AttrValue::Bool(b) => serializer.serialize_bool(*b),
+            AttrValue::Array(items) => serializer.collect_seq(items),
+        }
+    }
+}
+
+/// A span event (a log record attached to the span, an exception, ...).
+#[derive(Debug, Clone, PartialEq)]
+pub struct EventRecord {
+    /// Event name.
+    pub name: String,
+    /// When it happened, nanoseconds since the Unix epoch.
+    pub time_unix_nano: u64,
+    /// Attributes in file order.
+    pub attributes: Vec<(String, AttrValue)>,
+}
+
 /// One span as read from a file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SpanRecord {
@@ -111,12 +149,12 @@ pub struct SpanRecord {
     pub status_code: i32,
     /// Status message.
     pub status_message: String,
-    /// `service.name` of the resource.
+    /// `service.name` of the resource (empty when the resource has none).
     pub service: String,
     /// Attributes in file order.
     pub attributes: Vec<(String, AttrValue)>,
-    /// Event names in file order.
-    pub events: Vec<String>,
+    /// Events in file order.
+    pub events: Vec<EventRecord>,
 }
 
 impl SpanRecord {
@@ -128,14 +166,108 @@ impl SpanRecord {
             .map(|(_, v)| v)
     }
 
+    /// A string attribute.
+    pub fn attr_str(&self, key: &str) -> Option<&str> {
+        self.attr(key).and_then(AttrValue::as_str)
+    }
+
     /// Duration in nanoseconds (0 when the end precedes the start).
     pub fn duration_nanos(&self) -> u64 {
         self.end_unix_nano.saturating_sub(self.start_unix_nano)
     }
 
-    /// Whether the span ended in error.
+    /// Whether the span failed: status error, or an `error.type` recorded (the GenAI
+    /// and HTTP conventions set it on every failure, also where the status stays unset).
     pub fn is_error(&self) -> bool {
-        self.status_code == 2
+        self.status_code == 2 || self.attr(c::ERROR_TYPE).is_some()
+    }
+
+    /// Why the span failed: `error.type`, else the status message, else `error`.
+    pub fn error_text(&self) -> Option<String> {
+        if !self.is_error() {
+            return None;
+        }
+        Some(match self.attr(c::ERROR_TYPE) {
+            Some(v) => v.to_string(),
+            None if !self.status_message.is_empty() => self.status_message.clone(),
+            None => "error".to_owned(),
+        })
+    }
+
+    /// `gen_ai.operation.name`, if recorded.
+    pub fn operation(&self) -> Option<&str> {
+        self.attr_str(c::GEN_AI_OPERATION_NAME)
+    }
+
+    /// Whether this is an inference (LLM call) span: operation `chat`,
+    /// `text_completion`, `generate_content` or `embeddings`. Token and cost totals
+    /// add up these spans only (agent spans carry run totals of the same calls).
+    pub fn is_inference(&self) -> bool {
+        matches!(
+            self.operation(),
+            Some("chat" | "text_completion" | "generate_content" | "embeddings")
+        )
+    }
+
+    /// Whether this is an agent run span (operation `invoke_agent`, or named
+    /// `invoke_agent ...`).
+    pub fn is_agent(&self) -> bool {
+        match self.operation() {
+            Some(op) => op == "invoke_agent",
+            None => self.name == "invoke_agent" || self.name.starts_with("invoke_agent "),
+        }
+    }
+
+    /// The model that answered, else the one requested.
+    pub fn model(&self) -> Option<&AttrValue> {
+        self.attr(c::GEN_AI_RESPONSE_MODEL)
+            .or_else(|| self.attr(c::GEN_AI_REQUEST_MODEL))
+    }
+}
+
+/// Where a bad line is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineError {
+    /// 1-based line number in the input.
+    pub line: u64,
+    /// What was wrong.
+    pub message: String,
+}
+
+/// What reading gave besides spans: how many lines were read and which were bad.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReadStats {
+    /// Non-blank lines seen.
+    pub lines: u64,
+    /// Lines that were not OTLP/JSON, over-long lines and a partial last line included.
+    pub bad_lines: u64,
+    /// Lines longer than the limit, skipped unread.
+    pub oversized_lines: u64,
+    /// The input ended in the middle of a line that does not parse (the writer
+    /// stopped mid-line, e.g. a crash): that line is one of the bad lines.
+    pub truncated_last_line: bool,
+    /// The first bad line and why.
+    pub first_error: Option<LineError>,
+    /// Spans read.
+    pub spans: u64,
+    /// An I/O error that stopped reading early.
+    pub io_error: Option<String>,
+}
+
+impl ReadStats {
+    /// Adds the counts of another read (another file) to these.
+    pub fn merge(&mut self, other: &ReadStats) {
+        self.lines += other.lines;
+        self.bad_lines += other.bad_lines;
+        self.oversized_lines += other.oversized_lines;
+        self.truncated_last_line |= other.truncated_last_line;
+        self.spans += other.spans;
+        if self.first_error.is_none() {
+            self.first_error.clone_from(&other.first_error);
+        }
+        if self.io_error.is_none() {
+            self.io_error.clone_from(&other.io_error);
+        }
     }
 }
 
@@ -144,43 +276,211 @@ impl SpanRecord {
 pub struct ReadResult {
     /// Spans, in file order.
     pub spans: Vec<SpanRecord>,
-    /// Lines that were not valid OTLP/JSON (a partial last line, say).
-    pub bad_lines: usize,
+    /// Lines read, bad lines and why.
+    pub stats: ReadStats,
 }
 
-/// Reads a trace file.
+/// Streams the spans of OTLP/JSON lines, one line in memory at a time.
+///
+/// ```
+/// use aitrace_core::tracefile::SpanReader;
+///
+/// let text = "{\"resourceSpans\":[]}\n{\"resourceSp"; // the writer died mid-line
+/// let mut reader = SpanReader::new(text.as_bytes());
+/// assert_eq!(reader.by_ref().count(), 0);
+/// assert_eq!(reader.stats().bad_lines, 1);
+/// assert!(reader.stats().truncated_last_line);
+/// ```
+#[derive(Debug)]
+pub struct SpanReader<R> {
+    reader: R,
+    line: Vec<u8>,
+    line_no: u64,
+    pending: std::vec::IntoIter<SpanRecord>,
+    max_line_bytes: usize,
+    stats: ReadStats,
+    done: bool,
+}
+
+impl<R: BufRead> SpanReader<R> {
+    /// A reader over OTLP/JSON lines.
+    pub fn new(reader: R) -> SpanReader<R> {
+        SpanReader {
+            reader,
+            line: Vec::new(),
+            line_no: 0,
+            pending: Vec::new().into_iter(),
+            max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            stats: ReadStats::default(),
+            done: false,
+        }
+    }
+
+    /// Longest line to read (default [`DEFAULT_MAX_LINE_BYTES`]); longer lines are
+    /// skipped without being held in memory, and counted as bad.
+    pub fn max_line_bytes(mut self, max: usize) -> Self {
+        self.max_line_bytes = max.max(1);
+        self
+    }
+
+    /// Counts so far (final once the iterator has returned `None`).
+    pub fn stats(&self) -> &ReadStats {
+        &self.stats
+    }
+
+    /// The counts, consuming the reader.
+    pub fn into_stats(self) -> ReadStats {
+        self.stats
+    }
+
+    fn bad_line(&mut self, message: String) {
+        self.stats.bad_lines += 1;
+        if self.stats.first_error.is_none() {
+            self.stats.first_error = Some(LineError {
+                line: self.line_no,
+                message,
+            });
+        }
+    }
+
+    /// Reads the next line into `self.line`. `None` at the end of the input.
+    fn read_line(&mut self) -> Option<LineEnd> {
+        self.line.clear();
+        let limit = self.max_line_bytes as u64 + 1;
+        loop {
+            match (&mut self.reader)
+                .take(limit)
+                .read_until(b'\n', &mut self.line)
+            {
+                Ok(0) => return None,
+                Ok(_) => break,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                Err(e) => {
+                    self.stats.io_error = Some(e.to_string());
+                    return None;
+                }
+            }
+        }
+        self.line_no += 1;
+        if self.line.last() == Some(&b'\n') {
+            return Some(LineEnd::Newline);
+        }
+        if self.line.len() as u64 >= limit {
+            // Too long: drop what we have and skip to the next newline.
+            self.line.clear();
+            self.line.shrink_to(64 * 1024);
+            loop {
+                let (found, used) = match self.reader.fill_buf() {
+                    Ok([]) => (true, 0),
+                    Ok(buf) => match buf.iter().position(|&b| b == b'\n') {
+                        Some(i) => (true, i + 1),
+                        None => (false, buf.len()),
+                    },
+                    Err(e) if e.kind() == std::io::ErrorKind::Interrupted => (false, 0),
+                    Err(e) => {
+                        self.stats.io_error = Some(e.to_string());
+                        (true, 0)
+                    }
+                };
+                self.reader.consume(used);
+                if found {
+                    break;
+                }
+            }
+            return Some(LineEnd::TooLong);
+        }
+        Some(LineEnd::EndOfInput)
+    }
+}
+
+enum LineEnd {
+    Newline,
+    EndOfInput,
+    TooLong,
+}
+
+impl<R: BufRead> Iterator for SpanReader<R> {
+    type Item = SpanRecord;
+
+    fn next(&mut self) -> Option<SpanRecord> {
+        loop {
+            if let Some(span) = self.pending.next() {
+                return Some(span);
+            }
+            if self.done {
+                return None;
+            }
+            let Some(end) = self.read_line() else {
+                self.done = true;
+                return None;
+            };
+            if let LineEnd::TooLong = end {
+                self.stats.lines += 1;
+                self.stats.oversized_lines += 1;
+                let max = self.max_line_bytes;
+                self.bad_line(format!("line longer than {max} bytes, skipped"));
+                continue;
+            }
+            if self.line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            self.stats.lines += 1;
+            match serde_json::from_slice::<ExportTraceServiceRequest>(&self.line) {
+                Ok(request) => {
+                    let spans = spans_of(request);
+                    self.stats.spans += spans.len() as u64;
+                    self.pending = spans.into_iter();
+                }
+                Err(e) => {
+                    if let LineEnd::EndOfInput = end {
+                        self.stats.truncated_last_line = true;
+                    }
+                    self.bad_line(format!("not OTLP/JSON: {e}"));
+                }
+            }
+        }
+    }
+}
+
+/// Reads a trace file. Bad lines are skipped; [`read_file_with_stats`] tells how many.
 pub fn read_file(path: impl AsRef<Path>) -> std::io::Result<Vec<SpanRecord>> {
+    Ok(read_file_with_stats(path)?.spans)
+}
+
+/// Reads a trace file, with the counts of lines read and skipped. An I/O error after
+/// opening (a directory, a failing disk) is an error too.
+pub fn read_file_with_stats(path: impl AsRef<Path>) -> std::io::Result<ReadResult> {
     let file = std::fs::File::open(path)?;
-    Ok(parse_lines(std::io::BufReader::new(file)).spans)
+    let read = parse_lines(std::io::BufReader::with_capacity(256 * 1024, file));
+    match &read.stats.io_error {
+        Some(e) if read.stats.lines == 0 => Err(std::io::Error::other(e.clone())),
+        _ => Ok(read),
+    }
 }
 
 /// Reads OTLP/JSON lines from any reader, skipping (and counting) bad lines.
 pub fn parse_lines(reader: impl BufRead) -> ReadResult {
-    let mut out = ReadResult::default();
-    for line in reader.split(b'\n') {
-        let Ok(line) = line else {
-            out.bad_lines += 1;
-            break;
-        };
-        if line.iter().all(u8::is_ascii_whitespace) {
-            continue;
-        }
-        match serde_json::from_slice::<ExportTraceServiceRequest>(&line) {
-            Ok(request) => push_request(request, &mut out.spans),
-            Err(_) => out.bad_lines += 1,
-        }
+    let mut reader = SpanReader::new(reader);
+    let spans = reader.by_ref().collect();
+    ReadResult {
+        spans,
+        stats: reader.into_stats(),
     }
-    out
 }
 
-fn push_request(request: ExportTraceServiceRequest, spans: &mut Vec<SpanRecord>) {
+fn spans_of(request: ExportTraceServiceRequest) -> Vec<SpanRecord> {
+    let count = request
+        .resource_spans
+        .iter()
+        .flat_map(|rs| &rs.scope_spans)
+        .map(|ss| ss.spans.len())
+        .sum();
+    let mut spans = Vec::with_capacity(count);
     for rs in request.resource_spans {
         let service = rs
             .resource
-            .as_ref()
-            .and_then(|r| r.attributes.iter().find(|kv| kv.key == "service.name"))
-            .and_then(|kv| kv.value.as_ref())
-            .map(|v| convert(v.value.as_ref()).to_string())
+            .and_then(|r| r.attributes.into_iter().find(|kv| kv.key == "service.name"))
+            .map(|kv| convert(kv.value.and_then(|v| v.value)).to_string())
             .unwrap_or_default();
         for ss in rs.scope_spans {
             for span in ss.spans {
@@ -196,207 +496,78 @@ fn push_request(request: ExportTraceServiceRequest, spans: &mut Vec<SpanRecord>)
                     status_code: status.code,
                     status_message: status.message,
                     service: service.clone(),
-                    attributes: span
-                        .attributes
+                    attributes: attributes(span.attributes),
+                    events: span
+                        .events
                         .into_iter()
-                        .map(|kv| {
-                            let v = convert(kv.value.as_ref().and_then(|v| v.value.as_ref()));
-                            (kv.key, v)
+                        .map(|e| EventRecord {
+                            name: e.name,
+                            time_unix_nano: e.time_unix_nano,
+                            attributes: attributes(e.attributes),
                         })
                         .collect(),
-                    events: span.events.into_iter().map(|e| e.name).collect(),
                 });
             }
         }
     }
+    spans
 }
 
-fn convert(value: Option<&any_value::Value>) -> AttrValue {
+fn attributes(kvs: Vec<KeyValue>) -> Vec<(String, AttrValue)> {
+    kvs.into_iter()
+        .map(|kv| (kv.key, convert(kv.value.and_then(|v| v.value))))
+        .collect()
+}
+
+fn convert(value: Option<any_value::Value>) -> AttrValue {
     match value {
-        Some(any_value::Value::StringValue(s)) => AttrValue::Str(s.clone()),
-        Some(any_value::Value::IntValue(i)) => AttrValue::Int(*i),
-        Some(any_value::Value::DoubleValue(d)) => AttrValue::Double(*d),
-        Some(any_value::Value::BoolValue(b)) => AttrValue::Bool(*b),
+        Some(any_value::Value::StringValue(s)) => AttrValue::Str(s),
+        Some(any_value::Value::IntValue(i)) => AttrValue::Int(i),
+        Some(any_value::Value::DoubleValue(d)) => AttrValue::Double(d),
+        Some(any_value::Value::BoolValue(b)) => AttrValue::Bool(b),
         Some(any_value::Value::ArrayValue(a)) => {
-            AttrValue::Array(a.values.iter().map(|v| convert(v.value.as_ref())).collect())
+            AttrValue::Array(a.values.into_iter().map(|v| convert(v.value)).collect())
         }
+        Some(any_value::Value::BytesValue(b)) => AttrValue::Other(hex(&b)),
+        Some(any_value::Value::KvlistValue(list)) => {
+            let mut text = String::from("{");
+            for (i, kv) in list.values.into_iter().enumerate() {
+                if i > 0 {
+                    text.push_str(", ");
+                }
+                let _ = write!(
+                    text,
+                    "{}: {}",
+                    kv.key,
+                    convert(kv.value.and_then(|v| v.value))
+                );
+            }
+            text.push('}');
+            AttrValue::Other(text)
+        }
+        // Kinds added to OTLP later (e.g. string-table indices): shown, not lost.
         Some(other) => AttrValue::Other(format!("{other:?}")),
         None => AttrValue::Other(String::new()),
     }
 }
 
 fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
     let mut s = String::with_capacity(bytes.len() * 2);
     for b in bytes {
-        let _ = write!(s, "{b:02x}");
+        s.push(char::from(DIGITS[usize::from(b >> 4)]));
+        s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     s
 }
 
-/// Whether a span is an inference (LLM) span, whose usage counts toward totals.
-fn is_inference(span: &SpanRecord) -> bool {
-    matches!(
-        span.attr(c::GEN_AI_OPERATION_NAME)
-            .and_then(AttrValue::as_str),
-        Some("chat" | "text_completion" | "generate_content" | "embeddings")
-    )
-}
-
-/// Renders every trace as a tree: name, duration, model, tokens, cost, errors; then the
-/// trace's totals over its inference spans. Spans whose parent is missing are shown
-/// as extra roots marked `(orphan)`; a parent cycle cannot loop.
+/// Renders every trace as a tree with a waterfall: name, time bar, duration, model,
+/// tokens, cost, errors; then the trace's totals over its inference spans. Spans whose
+/// parent is missing are shown as extra roots marked `(orphan)`; a parent cycle cannot
+/// loop. Plain text (no colors); see [`crate::insight::tree`] for the options.
 pub fn render_tree(spans: &[SpanRecord]) -> String {
-    let mut out = String::new();
-    let mut traces: Vec<&str> = Vec::new();
-    let mut by_trace: HashMap<&str, Vec<&SpanRecord>> = HashMap::new();
-    for span in spans {
-        let list = by_trace.entry(span.trace_id.as_str()).or_default();
-        if list.is_empty() {
-            traces.push(span.trace_id.as_str());
-        }
-        list.push(span);
-    }
-    for trace_id in traces {
-        let list = &by_trace[trace_id];
-        let ids: HashSet<&str> = list.iter().map(|s| s.span_id.as_str()).collect();
-        let mut children: HashMap<&str, Vec<&SpanRecord>> = HashMap::new();
-        let mut roots: Vec<&SpanRecord> = Vec::new();
-        for span in list {
-            if span.parent_span_id.is_empty() || !ids.contains(span.parent_span_id.as_str()) {
-                roots.push(span);
-            } else {
-                children
-                    .entry(span.parent_span_id.as_str())
-                    .or_default()
-                    .push(span);
-            }
-        }
-        for kids in children.values_mut() {
-            kids.sort_by_key(|s| s.start_unix_nano);
-        }
-        roots.sort_by_key(|s| s.start_unix_nano);
-        let _ = writeln!(out, "trace {trace_id}");
-        let mut seen = HashSet::new();
-        for (i, root) in roots.iter().enumerate() {
-            let orphan = !root.parent_span_id.is_empty();
-            render_node(
-                &mut out,
-                root,
-                &children,
-                "",
-                i + 1 == roots.len(),
-                orphan,
-                &mut seen,
-            );
-        }
-        // Spans only reachable through a cycle were never printed: show them too.
-        for span in list {
-            if !seen.contains(span.span_id.as_str()) {
-                render_node(&mut out, span, &children, "", true, true, &mut seen);
-            }
-        }
-        let (mut input, mut output, mut cost, mut calls) = (0i64, 0i64, 0f64, 0usize);
-        for span in list.iter().filter(|s| is_inference(s)) {
-            calls += 1;
-            input += span
-                .attr(c::GEN_AI_USAGE_INPUT_TOKENS)
-                .and_then(AttrValue::as_i64)
-                .unwrap_or(0);
-            output += span
-                .attr(c::GEN_AI_USAGE_OUTPUT_TOKENS)
-                .and_then(AttrValue::as_i64)
-                .unwrap_or(0);
-            cost += span
-                .attr(c::GEN_AI_USAGE_COST)
-                .and_then(AttrValue::as_f64)
-                .unwrap_or(0.0);
-        }
-        if calls > 0 {
-            let _ = writeln!(
-                out,
-                "totals: {calls} LLM call(s), {input} input + {output} output tokens, ${cost:.6}"
-            );
-        }
-    }
-    out
-}
-
-fn render_node<'a>(
-    out: &mut String,
-    span: &'a SpanRecord,
-    children: &HashMap<&str, Vec<&'a SpanRecord>>,
-    prefix: &str,
-    last: bool,
-    orphan: bool,
-    seen: &mut HashSet<&'a str>,
-) {
-    if !seen.insert(span.span_id.as_str()) {
-        return;
-    }
-    let branch = if last { "└─ " } else { "├─ " };
-    let _ = write!(
-        out,
-        "{prefix}{branch}{}  {}",
-        span.name,
-        format_duration(span.duration_nanos())
-    );
-    if let Some(model) = span
-        .attr(c::GEN_AI_RESPONSE_MODEL)
-        .or_else(|| span.attr(c::GEN_AI_REQUEST_MODEL))
-    {
-        let _ = write!(out, "  model={model}");
-    }
-    let input = span
-        .attr(c::GEN_AI_USAGE_INPUT_TOKENS)
-        .and_then(AttrValue::as_i64);
-    let output = span
-        .attr(c::GEN_AI_USAGE_OUTPUT_TOKENS)
-        .and_then(AttrValue::as_i64);
-    if input.is_some() || output.is_some() {
-        let _ = write!(
-            out,
-            "  tokens={}in/{}out",
-            input.unwrap_or(0),
-            output.unwrap_or(0)
-        );
-    }
-    if let Some(cost) = span.attr(c::GEN_AI_USAGE_COST).and_then(AttrValue::as_f64) {
-        let _ = write!(out, "  cost=${cost:.6}");
-    }
-    if let Some(ttft) = span
-        .attr(c::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK)
-        .and_then(AttrValue::as_f64)
-    {
-        let _ = write!(out, "  ttft={}", format_duration((ttft * 1e9) as u64));
-    }
-    if let Some(status) = span.attr(c::HTTP_RESPONSE_STATUS_CODE) {
-        let _ = write!(out, "  status={status}");
-    }
-    if span.is_error() {
-        let error = span
-            .attr(c::ERROR_TYPE)
-            .map(ToString::to_string)
-            .unwrap_or_else(|| span.status_message.clone());
-        let _ = write!(out, "  ERROR({error})");
-    }
-    if orphan {
-        out.push_str("  (orphan)");
-    }
-    out.push('\n');
-    let child_prefix = format!("{prefix}{}", if last { "   " } else { "│  " });
-    if let Some(kids) = children.get(span.span_id.as_str()) {
-        for (i, kid) in kids.iter().enumerate() {
-            render_node(
-                out,
-                kid,
-                children,
-                &child_prefix,
-                i + 1 == kids.len(),
-                false,
-                seen,
-            );
-        }
-    }
+    let traces = crate::insight::Trace::group(spans.iter().cloned());
+    crate::insight::tree::render(&traces, &crate::insight::tree::TreeOptions::default())
 }
 
 /// `850µs`, `12.3ms`, `1.24s`.
@@ -414,46 +585,52 @@ pub fn format_duration(nanos: u64) -> String {
 mod tests {
     use super::*;
 
-    fn span(id: &str, parent: &str, name: &str) -> SpanRecord {
-        SpanRecord {
-            trace_id: "t".into(),
-            span_id: id.into(),
-            parent_span_id: parent.into(),
-            name: name.into(),
-            kind: 1,
-            start_unix_nano: 0,
-            end_unix_nano: 2_000_000,
-            status_code: 0,
-            status_message: String::new(),
-            service: String::new(),
-            attributes: Vec::new(),
-            events: Vec::new(),
-        }
-    }
-
-    #[test]
-    fn orphans_are_shown_and_cycles_do_not_loop() {
-        let spans = vec![
-            span("a", "", "root"),
-            span("b", "a", "child"),
-            span("c", "missing", "lost"),
-            span("x", "y", "cycle-x"),
-            span("y", "x", "cycle-y"),
-        ];
-        let tree = render_tree(&spans);
-        assert!(tree.contains("└─ child"), "{tree}");
-        assert!(tree.contains("lost  2.0ms  (orphan)"), "{tree}");
-        assert!(
-            tree.contains("cycle-x") && tree.contains("cycle-y"),
-            "{tree}"
-        );
-    }
+    const SPAN: &str = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"s","startTimeUnixNano":"1","endTimeUnixNano":"2"}]}]}]}"#;
 
     #[test]
     fn partial_lines_are_counted_not_fatal() {
         let text = "{\"resourceSpans\":[]}\n{\"resourceSp";
         let read = parse_lines(text.as_bytes());
-        assert_eq!(read.bad_lines, 1);
+        assert_eq!(read.stats.bad_lines, 1);
+        assert!(read.stats.truncated_last_line);
+        assert_eq!(read.stats.first_error.as_ref().map(|e| e.line), Some(2));
         assert!(read.spans.is_empty());
+    }
+
+    #[test]
+    fn a_last_line_without_newline_that_parses_is_kept() {
+        let read = parse_lines(SPAN.as_bytes());
+        assert_eq!(read.spans.len(), 1);
+        assert!(!read.stats.truncated_last_line);
+    }
+
+    #[test]
+    fn over_long_lines_are_skipped_and_the_next_line_read() {
+        let long = format!("{{\"resourceSpans\":[],\"x\":\"{}\"}}", "a".repeat(10_000));
+        let text = format!("{long}\n{SPAN}\r\n\n   \n{long}");
+        let mut reader = SpanReader::new(std::io::BufReader::with_capacity(64, text.as_bytes()))
+            .max_line_bytes(SPAN.len() + 2);
+        let spans: Vec<_> = reader.by_ref().collect();
+        assert_eq!(spans.len(), 1);
+        let stats = reader.stats();
+        assert_eq!(
+            (stats.lines, stats.bad_lines, stats.oversized_lines),
+            (3, 2, 2)
+        );
+        assert!(!stats.truncated_last_line);
+        assert_eq!(stats.first_error.as_ref().map(|e| e.line), Some(1));
+    }
+
+    #[test]
+    fn unknown_fields_and_odd_values_are_read() {
+        let line = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"future":1,"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"s","startTimeUnixNano":5,"endTimeUnixNano":"9","newField":{"a":[1]},"attributes":[{"key":"k","value":{"kvlistValue":{"values":[{"key":"a","value":{"intValue":3}}]}}},{"key":"b","value":{"bytesValue":"AQI="}},{"key":"e","value":{}},{"key":"u","value":{"futureValue":1}}]}]}]}]}"#;
+        let read = parse_lines(line.as_bytes());
+        assert_eq!(read.stats.bad_lines, 0, "{:?}", read.stats);
+        let span = &read.spans[0];
+        assert_eq!(span.service, "svc");
+        assert_eq!(span.start_unix_nano, 5);
+        assert_eq!(span.attr("k"), Some(&AttrValue::Other("{a: 3}".into())));
+        assert_eq!(span.attr("b"), Some(&AttrValue::Other("0102".into())));
+        assert_eq!(span.attr("u"), Some(&AttrValue::Other(String::new())));
     }
 }

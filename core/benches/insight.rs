@@ -1,0 +1,88 @@
+//! Trace insight on a 100k-span file (1,000 traces x 100 spans, OTLP JSON as the file
+//! exporter writes it): read, `tree`, `cost` and Chrome export, end to end from the file
+//! to the rendered output (written to a sink), as the `aitrace` command runs them.
+//!
+//! Run: `cargo bench -p aitrace-core --bench insight`. The file stays in the temp dir
+//! (`aitrace-insight-bench-100k.jsonl`) for timing the binary too.
+
+#[path = "../tests/support/synthetic.rs"]
+mod synthetic;
+
+use std::hint::black_box;
+use std::io::BufReader;
+use std::path::Path;
+use std::time::Duration;
+
+use aitrace_core::insight::{chrome, tree, CostReport, Filter, Trace};
+use aitrace_core::tracefile::SpanReader;
+use criterion::{criterion_group, criterion_main, Criterion};
+
+fn load(path: &Path, filter: &Filter) -> Vec<Trace> {
+    let file = std::fs::File::open(path).expect("open");
+    filter.apply(SpanReader::new(BufReader::with_capacity(256 * 1024, file)))
+}
+
+fn bench(c: &mut Criterion) {
+    let path = std::env::temp_dir().join("aitrace-insight-bench-100k.jsonl");
+    let expected = synthetic::write_file(&path, 1_000, 100);
+    assert_eq!(expected.spans, 100_000);
+    let size = std::fs::metadata(&path).map(|m| m.len()).unwrap_or(0);
+    eprintln!(
+        "insight bench file: {} ({:.1} MB, {} spans)",
+        path.display(),
+        size as f64 / 1e6,
+        expected.spans
+    );
+    let all = Filter::default();
+
+    let mut group = c.benchmark_group("insight_100k_spans");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(8));
+    group.bench_function("read", |b| {
+        b.iter(|| {
+            let file = std::fs::File::open(&path).expect("open");
+            black_box(SpanReader::new(BufReader::with_capacity(256 * 1024, file)).count())
+        })
+    });
+    group.bench_function("tree", |b| {
+        b.iter(|| {
+            let traces = load(&path, &all);
+            let options = tree::TreeOptions::default();
+            tree::write_tree(&mut std::io::sink(), &traces, &options).expect("render");
+            black_box(traces.len())
+        })
+    });
+    group.bench_function("cost_table_and_json", |b| {
+        b.iter(|| {
+            let traces = load(&path, &all);
+            let report = CostReport::new(&traces);
+            report.write_table(&mut std::io::sink()).expect("render");
+            black_box(report.to_json().len())
+        })
+    });
+    group.bench_function("chrome_export", |b| {
+        b.iter(|| {
+            let traces = load(&path, &all);
+            chrome::write_chrome(&mut std::io::sink(), &traces).expect("render");
+            black_box(traces.len())
+        })
+    });
+    group.bench_function("tree_one_trace_of_100k", |b| {
+        let one = Filter {
+            trace_id: Some("abababababababab00000000000001f4".into()),
+            ..Filter::default()
+        };
+        b.iter(|| {
+            let traces = load(&path, &one);
+            tree::write_tree(&mut std::io::sink(), &traces, &tree::TreeOptions::default())
+                .expect("render");
+            black_box(traces.len())
+        })
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
