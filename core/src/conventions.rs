@@ -330,6 +330,22 @@ impl Provider {
     /// The `gen_ai.provider.name` value.
     pub fn as_str(&self) -> &str {
         match self {
+            Provider::Other(name) => name,
+            known => known.static_name(),
+        }
+    }
+
+    /// The value as an attribute value: no allocation for the well-known providers.
+    pub fn to_value(&self) -> opentelemetry::Value {
+        match self {
+            Provider::Other(Cow::Borrowed(name)) => opentelemetry::Value::from(*name),
+            Provider::Other(Cow::Owned(name)) => opentelemetry::Value::from(name.clone()),
+            known => opentelemetry::Value::from(known.static_name()),
+        }
+    }
+
+    fn static_name(&self) -> &'static str {
+        match self {
             Provider::OpenAi => "openai",
             Provider::Anthropic => "anthropic",
             Provider::Gemini => "gcp.gemini",
@@ -345,7 +361,7 @@ impl Provider {
             Provider::Cohere => "cohere",
             Provider::Perplexity => "perplexity",
             Provider::IbmWatsonx => "ibm.watsonx.ai",
-            Provider::Other(name) => name,
+            Provider::Other(_) => "_OTHER",
         }
     }
 

@@ -247,9 +247,25 @@ pub enum PriceFileError {
 /// A model price table: lookups by (provider, model) with name normalization.
 ///
 /// Entries added later win over earlier ones, so overrides beat the embedded table.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Default)]
 pub struct PriceTable {
     by_model: HashMap<String, Vec<ModelPrice>>,
+    /// Prices found per (provider, model name as called): name normalization
+    /// allocates, and a service calls the same few models all day. Bounded.
+    memo: RwLock<HashMap<Box<str>, Option<Price>>>,
+}
+
+/// Most (provider, model) pairs remembered; past it, lookups are simply not memoized
+/// (a hostile or very varied set of model names cannot grow memory).
+const MEMO_CAPACITY: usize = 4096;
+
+impl Clone for PriceTable {
+    fn clone(&self) -> PriceTable {
+        PriceTable {
+            by_model: self.by_model.clone(),
+            memo: RwLock::new(HashMap::new()),
+        }
+    }
 }
 
 impl PriceTable {
@@ -294,6 +310,10 @@ impl PriceTable {
 
     /// Adds (or replaces) an entry.
     pub fn insert(&mut self, entry: ModelPrice) {
+        self.memo
+            .get_mut()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
         let key = entry.model.trim().to_ascii_lowercase();
         let list = self.by_model.entry(key).or_default();
         list.retain(|e| e.provider != entry.provider);
@@ -318,6 +338,29 @@ impl PriceTable {
             .or_else(|| newest_first().next())
     }
 
+    /// The price of `model` (as [`PriceTable::lookup`] finds it), remembered for the
+    /// next call with the same provider and name.
+    pub fn price(&self, provider: Option<&Provider>, model: &str) -> Option<Price> {
+        let mut key = String::with_capacity(model.len() + 16);
+        key.push_str(provider.map_or("", Provider::as_str));
+        key.push('\0');
+        key.push_str(model);
+        let memo = self.memo.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(found) = memo.get(key.as_str()) {
+            return *found;
+        }
+        let full = memo.len() >= MEMO_CAPACITY;
+        drop(memo);
+        let found = self.lookup(provider, model).map(|e| e.price);
+        if !full {
+            self.memo
+                .write()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(key.into_boxed_str(), found);
+        }
+        found
+    }
+
     /// The exact cost of `usage` on `model`, or why there is none.
     pub fn cost(
         &self,
@@ -328,8 +371,8 @@ impl PriceTable {
         if model.trim().is_empty() {
             return Err(NoCost::ModelUnknown);
         }
-        self.lookup(provider, model)
-            .map(|entry| entry.price.cost(usage))
+        self.price(provider, model)
+            .map(|price| price.cost(usage))
             .ok_or_else(|| NoCost::UnknownModel(model.to_owned()))
     }
 

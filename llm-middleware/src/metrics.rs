@@ -56,9 +56,11 @@ impl Metrics {
         })
     }
 
+    /// Records one call. `attrs` are the call's metric attributes; the token type is
+    /// added in place for the token histogram.
     pub(crate) fn record(
         &self,
-        attrs: &[KeyValue],
+        mut attrs: Vec<KeyValue>,
         duration_s: f64,
         input_tokens: Option<u64>,
         output_tokens: Option<u64>,
@@ -66,23 +68,19 @@ impl Metrics {
         cost_usd: Option<f64>,
     ) {
         let i = self.get();
-        i.duration.record(duration_s, attrs);
-        let with_type = |t: &'static str| {
-            let mut a = attrs.to_vec();
-            a.push(KeyValue::new(c::GEN_AI_TOKEN_TYPE, t));
-            a
-        };
-        if let Some(n) = input_tokens {
-            i.tokens.record(n, &with_type("input"));
-        }
-        if let Some(n) = output_tokens {
-            i.tokens.record(n, &with_type("output"));
-        }
+        i.duration.record(duration_s, &attrs);
         if let Some(t) = ttfc_s {
-            i.ttfc.record(t, attrs);
+            i.ttfc.record(t, &attrs);
         }
         if let Some(usd) = cost_usd {
-            i.cost.add(usd, attrs);
+            i.cost.add(usd, &attrs);
+        }
+        for (tokens, kind) in [(input_tokens, "input"), (output_tokens, "output")] {
+            if let Some(n) = tokens {
+                attrs.push(KeyValue::new(c::GEN_AI_TOKEN_TYPE, kind));
+                i.tokens.record(n, &attrs);
+                attrs.pop();
+            }
         }
     }
 }

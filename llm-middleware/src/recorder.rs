@@ -17,6 +17,11 @@ use aitrace_core::run::Run;
 use opentelemetry::trace::SpanKind;
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 
+/// An attribute string shared by the span and the metrics without copying.
+fn shared(s: &str) -> StringValue {
+    StringValue::from(Arc::<str>::from(s))
+}
+
 use crate::config::GenAiConfig;
 use crate::types::{RequestInfo, ResponseInfo};
 
@@ -43,8 +48,9 @@ pub(crate) struct CallRecorder {
     first_chunk: Option<Duration>,
     chunks: u64,
     provider: Provider,
+    provider_value: Value,
     operation: Operation,
-    request_model: Option<String>,
+    request_model: Option<StringValue>,
     server: Option<(String, u16)>,
     run: Option<Run>,
     extra: Vec<KeyValue>,
@@ -60,7 +66,8 @@ fn string_array(items: &[String]) -> Value {
 /// The attributes a request's facts give, set at span start.
 fn request_attributes(
     config: &GenAiConfig,
-    provider: &Provider,
+    provider: &Value,
+    model: Option<&StringValue>,
     info: &RequestInfo,
 ) -> Vec<KeyValue> {
     let mut attrs = Vec::with_capacity(16);
@@ -68,17 +75,11 @@ fn request_attributes(
         c::GEN_AI_OPERATION_NAME,
         info.operation.as_str(),
     ));
-    attrs.push(KeyValue::new(
-        c::GEN_AI_PROVIDER_NAME,
-        provider.as_str().to_owned(),
-    ));
+    attrs.push(KeyValue::new(c::GEN_AI_PROVIDER_NAME, provider.clone()));
     if config.names.legacy {
-        attrs.push(KeyValue::new(
-            c::GEN_AI_SYSTEM,
-            provider.as_str().to_owned(),
-        ));
+        attrs.push(KeyValue::new(c::GEN_AI_SYSTEM, provider.clone()));
     }
-    if let Some(model) = &info.model {
+    if let Some(model) = model {
         attrs.push(KeyValue::new(c::GEN_AI_REQUEST_MODEL, model.clone()));
     }
     let p = &info.params;
@@ -128,8 +129,8 @@ fn request_attributes(
             c::OPENINFERENCE_SPAN_KIND,
             c::OPENINFERENCE_KIND_LLM,
         ));
-        attrs.push(KeyValue::new(c::LLM_PROVIDER, provider.as_str().to_owned()));
-        if let Some(model) = &info.model {
+        attrs.push(KeyValue::new(c::LLM_PROVIDER, provider.clone()));
+        if let Some(model) = model {
             attrs.push(KeyValue::new(c::LLM_MODEL_NAME, model.clone()));
         }
     }
@@ -148,7 +149,9 @@ impl CallRecorder {
             .clone()
             .unwrap_or_else(|| info.provider.clone());
         let name = c::inference_span_name(info.operation, info.model.as_deref());
-        let mut attrs = request_attributes(&config, &provider, info);
+        let provider_value = provider.to_value();
+        let request_model = info.model.as_deref().map(shared);
+        let mut attrs = request_attributes(&config, &provider_value, request_model.as_ref(), info);
         if let Some((host, port)) = &server {
             attrs.push(KeyValue::new(c::SERVER_ADDRESS, host.clone()));
             attrs.push(KeyValue::new(c::SERVER_PORT, i64::from(*port)));
@@ -160,8 +163,9 @@ impl CallRecorder {
             first_chunk: None,
             chunks: 0,
             provider,
+            provider_value,
             operation: info.operation,
-            request_model: info.model.clone(),
+            request_model,
             server,
             run: Run::current(),
             extra: Vec::new(),
@@ -223,7 +227,7 @@ impl CallRecorder {
     /// The request's facts, learned after the span started (a request body read as it
     /// was sent): records them and renames the span.
     pub(crate) fn request_known(&mut self, info: &RequestInfo) {
-        self.request_model = info.model.clone();
+        self.request_model = info.model.as_deref().map(shared);
         if !self.span.is_recording() {
             return;
         }
@@ -231,8 +235,12 @@ impl CallRecorder {
             info.operation,
             info.model.as_deref(),
         ));
-        self.span
-            .set_attributes(request_attributes(&self.config, &self.provider, info));
+        self.span.set_attributes(request_attributes(
+            &self.config,
+            &self.provider_value,
+            self.request_model.as_ref(),
+            info,
+        ));
         let mut content = Vec::new();
         self.capture(
             &mut content,
@@ -281,14 +289,17 @@ impl CallRecorder {
             Outcome::Cancelled(partial) => (*partial, Some(Cow::Borrowed(c::ERROR_TYPE_CANCELLED))),
         };
         let usage = response.and_then(|r| r.usage);
-        let response_model = response.and_then(|r| r.model.clone());
+        let response_model = response.and_then(|r| r.model.as_deref()).map(shared);
         let prices = self.config.prices();
         let cost: Result<Cost, NoCost> = match usage {
             None => Err(NoCost::UsageUnknown),
             Some(u) => {
                 let price = |m: &str| prices.cost(Some(&self.provider), m, &u);
                 // The response names the exact snapshot; the request name is the fallback.
-                match (response_model.as_deref(), self.request_model.as_deref()) {
+                match (
+                    response_model.as_ref().map(StringValue::as_str),
+                    self.request_model.as_ref().map(StringValue::as_str),
+                ) {
                     (None, None) => Err(NoCost::ModelUnknown),
                     (Some(m), None) | (None, Some(m)) => price(m),
                     (Some(r), Some(q)) => price(r).or_else(|e| {
@@ -309,7 +320,7 @@ impl CallRecorder {
                 if let Some(id) = &r.id {
                     attrs.push(KeyValue::new(c::GEN_AI_RESPONSE_ID, id.clone()));
                 }
-                if let Some(m) = &r.model {
+                if let Some(m) = &response_model {
                     attrs.push(KeyValue::new(c::GEN_AI_RESPONSE_MODEL, m.clone()));
                 }
                 if !r.finish_reasons.is_empty() {
@@ -374,14 +385,14 @@ impl CallRecorder {
             }
         }
 
-        let mut metric_attrs = Vec::with_capacity(7);
+        let mut metric_attrs = Vec::with_capacity(8);
         metric_attrs.push(KeyValue::new(
             c::GEN_AI_OPERATION_NAME,
             self.operation.as_str(),
         ));
         metric_attrs.push(KeyValue::new(
             c::GEN_AI_PROVIDER_NAME,
-            self.provider.as_str().to_owned(),
+            self.provider_value.clone(),
         ));
         if let Some(m) = &self.request_model {
             metric_attrs.push(KeyValue::new(c::GEN_AI_REQUEST_MODEL, m.clone()));
@@ -397,7 +408,7 @@ impl CallRecorder {
             metric_attrs.push(KeyValue::new(c::ERROR_TYPE, e.to_string()));
         }
         self.config.metrics.record(
-            &metric_attrs,
+            metric_attrs,
             duration.as_secs_f64(),
             usage.map(|u| u.input_tokens),
             usage.map(|u| u.output_tokens),

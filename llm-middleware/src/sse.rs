@@ -73,7 +73,7 @@ impl SseParser {
             }
         }
         while !chunk.is_empty() {
-            let Some(end) = chunk.iter().position(|&b| b == b'\n' || b == b'\r') else {
+            let Some(end) = find_line_end(chunk) else {
                 self.push_partial(chunk);
                 return;
             };
@@ -190,6 +190,29 @@ impl SseParser {
     }
 }
 
+/// The first `\n` or `\r` in `bytes`: eight bytes at a time (the parser's hot loop;
+/// events are mostly long JSON lines).
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    let has_zero = |v: u64| v.wrapping_sub(LO) & !v & HI;
+    let mut chunks = bytes.chunks_exact(8);
+    let mut offset = 0;
+    for chunk in &mut chunks {
+        let mut word = [0u8; 8];
+        word.copy_from_slice(chunk);
+        let v = u64::from_le_bytes(word);
+        if has_zero(v ^ (LO * u64::from(b'\n'))) | has_zero(v ^ (LO * u64::from(b'\r'))) != 0 {
+            break;
+        }
+        offset += 8;
+    }
+    bytes[offset..]
+        .iter()
+        .position(|&b| b == b'\n' || b == b'\r')
+        .map(|i| offset + i)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -228,6 +251,24 @@ mod tests {
         }
         let bytes: Vec<&[u8]> = stream.chunks(1).collect();
         assert_eq!(parse_all(&bytes, 1024).0, whole);
+    }
+
+    #[test]
+    fn line_ends_are_found_anywhere() {
+        for len in 0..40 {
+            for at in 0..len {
+                for end in [b'\n', b'\r'] {
+                    let mut v = vec![b'x'; len];
+                    v[at] = end;
+                    assert_eq!(find_line_end(&v), Some(at));
+                }
+            }
+            assert_eq!(
+                find_line_end(&vec![0x8a; len]),
+                None,
+                "high bytes are not line ends"
+            );
+        }
     }
 
     #[test]

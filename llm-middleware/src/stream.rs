@@ -198,7 +198,7 @@ where
         Poll::Ready(match result {
             Ok(stream) => Ok(InstrumentedStream::from_parts(
                 stream,
-                state,
+                state.map(|(recorder, _)| recorder),
                 this.classify.clone(),
             )),
             Err(error) => {
@@ -223,7 +223,6 @@ pin_project! {
         #[pin]
         inner: S,
         recorder: Option<CallRecorder>,
-        cx: Option<Context>,
         info: ResponseInfo,
         classify: C,
     }
@@ -239,15 +238,10 @@ pin_project! {
 }
 
 impl<S, C> InstrumentedStream<S, C> {
-    fn from_parts(inner: S, state: Option<(CallRecorder, Context)>, classify: C) -> Self {
-        let (recorder, cx) = match state {
-            Some((r, c)) => (Some(r), Some(c)),
-            None => (None, None),
-        };
+    fn from_parts(inner: S, recorder: Option<CallRecorder>, classify: C) -> Self {
         InstrumentedStream {
             inner,
             recorder,
-            cx,
             info: ResponseInfo::default(),
             classify,
         }
@@ -269,10 +263,10 @@ where
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut TaskContext<'_>) -> Poll<Option<Self::Item>> {
         let this = self.project();
-        let item = {
-            let _attached = this.cx.as_ref().map(|c| c.clone().attach());
-            ready!(this.inner.poll_next(cx))
-        };
+        // The span's context is attached while the call runs, not while each chunk is
+        // pulled: pulling chunks makes no spans, and attaching per chunk would cost
+        // more than the rest of the wrapper (see BENCHMARKS.md).
+        let item = ready!(this.inner.poll_next(cx));
         let Some(recorder) = this.recorder.as_mut() else {
             return Poll::Ready(item);
         };

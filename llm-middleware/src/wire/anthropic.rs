@@ -211,6 +211,11 @@ struct EventDelta<'a> {
 
 impl StreamAccumulator for StreamState {
     fn on_event(&mut self, event: SseEvent<'_>) -> Result<(), ExtractError> {
+        // Token deltas are most of a stream and carry nothing the span needs unless
+        // content is captured; pings carry nothing at all.
+        if event.event == "ping" || (!self.capture && event.event == "content_block_delta") {
+            return Ok(());
+        }
         let e: Event<'_> =
             serde_json::from_slice(event.data).map_err(|e| malformed("stream event", e))?;
         let kind = e.kind.as_deref().unwrap_or(event.event);

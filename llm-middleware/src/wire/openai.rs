@@ -510,6 +510,11 @@ impl StreamAccumulator for ChatStreamState {
             self.done = true;
             return Ok(());
         }
+        // Most chunks carry one token and nothing the span needs: skip parsing them
+        // unless content is captured (the hot path of streams; see BENCHMARKS.md).
+        if !self.capture && self.info.model.is_some() && !chunk_has_news(data) {
+            return Ok(());
+        }
         let chunk: Chunk<'_> =
             serde_json::from_slice(data).map_err(|e| malformed("stream chunk", e))?;
         if let Some(err) = chunk.error {
@@ -576,6 +581,28 @@ impl StreamAccumulator for ChatStreamState {
         }
         info
     }
+}
+
+/// Whether a chat chunk may say something beyond a content delta: a non-null
+/// `finish_reason` or `usage`, or an `error`. Conservative: when unsure, `true`.
+fn chunk_has_news(data: &[u8]) -> bool {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return true;
+    };
+    if text.contains("\"error\"") {
+        return true;
+    }
+    for key in ["\"finish_reason\"", "\"usage\""] {
+        let mut rest = text;
+        while let Some(at) = rest.find(key) {
+            rest = &rest[at + key.len()..];
+            let value = rest.trim_start().strip_prefix(':').map(str::trim_start);
+            if !value.is_some_and(|v| v.starts_with("null")) {
+                return true;
+            }
+        }
+    }
+    false
 }
 
 fn error_of(err: &Value) -> (String, String) {
@@ -694,6 +721,22 @@ mod tests {
             info.usage,
             Some(Usage::new(100, 50).with_cache_read(60).with_reasoning(20))
         );
+    }
+
+    #[test]
+    fn only_chunks_with_news_are_parsed() {
+        assert!(!chunk_has_news(br#"{"id":"x","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null}"#));
+        assert!(chunk_has_news(
+            br#"{"choices":[{"delta":{},"finish_reason": "stop"}]}"#
+        ));
+        assert!(chunk_has_news(
+            br#"{"choices":[],"usage" : {"prompt_tokens":1}}"#
+        ));
+        assert!(chunk_has_news(br#"{"error":{"message":"x"}}"#));
+        // Quotes inside content are escaped, so a token that spells a key is no news.
+        assert!(!chunk_has_news(
+            br#"{"choices":[{"delta":{"content":"\"usage\": 5"}}]}"#
+        ));
     }
 
     #[test]
