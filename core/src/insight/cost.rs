@@ -31,6 +31,7 @@ use crate::cost::Cost;
 use crate::tracefile::{AttrValue, SpanRecord};
 
 use super::time::format_rfc3339;
+use super::tree::printable;
 use super::Trace;
 
 /// Tokens and cost summed over LLM calls.
@@ -510,7 +511,12 @@ impl Table {
             return Ok(());
         }
         let mut widths: Vec<usize> = self.header.iter().map(|h| h.chars().count()).collect();
-        for row in &self.rows {
+        let rows: Vec<Vec<std::borrow::Cow<'_, str>>> = self
+            .rows
+            .iter()
+            .map(|row| row.iter().map(|cell| printable(cell)).collect())
+            .collect();
+        for row in &rows {
             for (w, cell) in widths.iter_mut().zip(row) {
                 *w = (*w).max(cell.chars().count());
             }
@@ -535,8 +541,8 @@ impl Table {
             writeln!(out, "{}", line.trim_end())
         };
         write_row(&mut self.header.iter().copied())?;
-        for row in &self.rows {
-            write_row(&mut row.iter().map(String::as_str))?;
+        for row in &rows {
+            write_row(&mut row.iter().map(|c| c.as_ref()))?;
         }
         writeln!(out)
     }

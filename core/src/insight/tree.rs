@@ -77,6 +77,19 @@ const BLUE: &str = "\x1b[34m";
 const MAGENTA: &str = "\x1b[35m";
 const CYAN: &str = "\x1b[36m";
 
+/// Text from a file, safe to print: control characters (escape sequences a hostile file
+/// could send to the terminal, line breaks that would break the layout) become `�`.
+pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.chars().any(char::is_control) {
+        text.chars()
+            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
+            .collect::<String>()
+            .into()
+    } else {
+        text.into()
+    }
+}
+
 /// Renders traces to a string.
 pub fn render(traces: &[Trace], options: &TreeOptions) -> String {
     let mut out = Vec::new();
@@ -141,7 +154,7 @@ fn write_trace(
     )?;
     let named: Vec<&str> = services.iter().copied().filter(|s| !s.is_empty()).collect();
     if !named.is_empty() {
-        write!(out, "  {}", named.join(", "))?;
+        write!(out, "  {}", printable(&named.join(", ")))?;
     }
     if trace.duplicates > 0 {
         write!(out, "  ({} duplicate span(s) dropped)", trace.duplicates)?;
@@ -159,6 +172,7 @@ fn write_trace(
         .min(o.max_name_width.max(8));
     for (s, prefix) in trace.spans.iter().zip(&prefixes) {
         let span = &s.span;
+        let name = printable(&span.name);
         let error = span.is_error();
         line.clear();
         let name_color = if error {
@@ -171,12 +185,12 @@ fn write_trace(
         line.push_str(prefix);
         line.push_str(paint(name_color));
         let room = width.saturating_sub(prefix.chars().count()).max(MIN_NAME);
-        let name_len = span.name.chars().count();
+        let name_len = name.chars().count();
         if name_len > room {
-            line.extend(span.name.chars().take(room.saturating_sub(1)));
+            line.extend(name.chars().take(room.saturating_sub(1)));
             line.push('…');
         } else {
-            line.push_str(&span.name);
+            line.push_str(&name);
         }
         line.push_str(paint(if name_color.is_empty() { "" } else { RESET }));
         let used = prefix.chars().count() + name_len.min(room);
@@ -196,12 +210,18 @@ fn write_trace(
         }
         line.push_str(&format!("  {:>8}", format_duration(span.duration_nanos())));
         if let Some(why) = span.error_text() {
+            let why = printable(&why);
             line.push_str(&format!("  {}ERROR({why}){}", paint(RED), paint(RESET)));
         }
+        let details_from = line.len();
         push_details(line, span);
+        if let std::borrow::Cow::Owned(clean) = printable(&line[details_from..]) {
+            line.truncate(details_from);
+            line.push_str(&clean);
+        }
         let parent_service = s.parent.map(|p| trace.spans[p].span.service.as_str());
         if parent_service.is_some_and(|p| p != span.service) && !span.service.is_empty() {
-            line.push_str(&format!("  [{}]", span.service));
+            line.push_str(&format!("  [{}]", printable(&span.service)));
         }
         if s.orphan {
             line.push_str("  (orphan)");
@@ -400,6 +420,20 @@ mod tests {
         assert!(colored.contains("\x1b[31mERROR(timeout)"), "{colored:?}");
         let plain = render(&traces, &TreeOptions::default());
         assert!(plain.contains("ERROR(timeout)") && !plain.contains('\x1b'));
+    }
+
+    #[test]
+    fn control_characters_from_the_file_are_not_printed() {
+        let mut evil = span("a", "", "chat\x1b[2J\nfake line", 0, 10);
+        evil.attributes.push((
+            c::GEN_AI_REQUEST_MODEL.into(),
+            AttrValue::Str("m\x1b]0;title\x07".into()),
+        ));
+        evil.service = "svc\r".into();
+        let out = plain(vec![evil], 4);
+        assert!(!out.contains('\x1b') && !out.contains('\r') && !out.contains('\x07'));
+        assert_eq!(out.lines().count(), 2, "{out}");
+        assert!(out.contains("chat�[2J�fake line") && out.contains("model=m�]0;title�"));
     }
 
     #[test]
