@@ -425,7 +425,12 @@ impl<R: BufRead> Iterator for SpanReader<R> {
                 continue;
             }
             self.stats.lines += 1;
-            match serde_json::from_slice::<ExportTraceServiceRequest>(&self.line) {
+            // A byte-order mark, as some Windows tools write, is not JSON.
+            let json = match (self.line_no, self.line.strip_prefix(b"\xef\xbb\xbf")) {
+                (1, Some(rest)) => rest,
+                _ => &self.line[..],
+            };
+            match serde_json::from_slice::<ExportTraceServiceRequest>(json) {
                 Ok(request) => {
                     let spans = spans_of(request);
                     self.stats.spans += spans.len() as u64;
@@ -570,14 +575,17 @@ pub fn render_tree(spans: &[SpanRecord]) -> String {
     crate::insight::tree::render(&traces, &crate::insight::tree::TreeOptions::default())
 }
 
-/// `850µs`, `12.3ms`, `1.24s`.
+/// `850µs`, `12.3ms`, `1.24s` (rounded half up; integer arithmetic, as a report of
+/// 100k spans formats as many durations).
 pub fn format_duration(nanos: u64) -> String {
     if nanos < 1_000_000 {
         format!("{}µs", nanos / 1_000)
     } else if nanos < 1_000_000_000 {
-        format!("{:.1}ms", nanos as f64 / 1e6)
+        let tenths = (nanos + 50_000) / 100_000;
+        format!("{}.{}ms", tenths / 10, tenths % 10)
     } else {
-        format!("{:.2}s", nanos as f64 / 1e9)
+        let hundredths = nanos / 10_000_000 + u64::from(nanos % 10_000_000 >= 5_000_000);
+        format!("{}.{:02}s", hundredths / 100, hundredths % 100)
     }
 }
 
@@ -602,6 +610,30 @@ mod tests {
         let read = parse_lines(SPAN.as_bytes());
         assert_eq!(read.spans.len(), 1);
         assert!(!read.stats.truncated_last_line);
+    }
+
+    #[test]
+    fn durations_read_well() {
+        let cases = [
+            (999, "0µs"),
+            (850_000, "850µs"),
+            (1_000_000, "1.0ms"),
+            (12_349_999, "12.3ms"),
+            (12_350_000, "12.4ms"),
+            (999_999_999, "1000.0ms"),
+            (1_000_000_000, "1.00s"),
+            (1_235_000_000, "1.24s"),
+            (u64::MAX, "18446744073.71s"),
+        ];
+        for (nanos, text) in cases {
+            assert_eq!(format_duration(nanos), text, "{nanos}");
+        }
+    }
+
+    #[test]
+    fn a_byte_order_mark_is_skipped() {
+        let read = parse_lines(format!("\u{feff}{SPAN}\n{SPAN}").as_bytes());
+        assert_eq!((read.spans.len(), read.stats.bad_lines), (2, 0));
     }
 
     #[test]
