@@ -1,6 +1,8 @@
 //! Overhead of the server and client layers: bare service vs layered, in-process, with
 //! DESIGN.md's pipeline (registry + tracing-opentelemetry + SDK simple processor + a
-//! no-op exporter, as the global tracer provider too), and the peers in the same run.
+//! no-op exporter, as the global tracer provider too), and the peers in the same run:
+//! tower-otel, tower-http's TraceLayer and axum-tracing-opentelemetry (server), tower-otel
+//! (client).
 //! Plus reqwest over loopback, bare vs with `ClientMiddleware`.
 //!
 //! `cargo bench -p aitrace-http --bench overhead -- --warm-up-time 1 --measurement-time 3`
@@ -63,6 +65,12 @@ fn server(c: &mut Criterion) {
     group.bench_function("tower-http TraceLayer", |b| {
         b.to_async(&rt).iter(|| call_server(&tower_http))
     });
+    let axum_otel = ServiceBuilder::new()
+        .layer(axum_tracing_opentelemetry::middleware::OtelAxumLayer::default())
+        .service(service_fn(handler));
+    group.bench_function("axum-tracing-opentelemetry OtelAxumLayer", |b| {
+        b.to_async(&rt).iter(|| call_server(&axum_otel))
+    });
     group.finish();
 }
 
@@ -80,6 +88,13 @@ fn client_tower(c: &mut Criterion) {
     group.bench_function("aitrace ClientLayer", |b| {
         b.to_async(&rt)
             .iter(|| async { ours.clone().oneshot(client_request()).await })
+    });
+    let tower_otel = ServiceBuilder::new()
+        .layer(tower_otel::trace::HttpLayer::client(tracing::Level::INFO))
+        .service(service_fn(handler));
+    group.bench_function("tower-otel HttpLayer::client", |b| {
+        b.to_async(&rt)
+            .iter(|| async { tower_otel.clone().oneshot(client_request()).await })
     });
     group.finish();
 }
