@@ -1,7 +1,8 @@
 //! Overhead of the GenAI layer on an in-process service, against the bare service and
 //! against the floor: one hand-written `tracing` span with the same attributes in the
 //! same pipeline (registry + tracing-opentelemetry + SDK batch processor + no-op
-//! exporter). Also the stream wrapper over 1,000 chunks, and SSE extraction throughput.
+//! exporter). Also the stream wrapper over 1,000 chunks (in-memory chunks, and chunks
+//! decoded from JSON as a client makes them), and SSE extraction throughput.
 //!
 //! `cargo bench -p aitrace-llm --bench genai_layer`
 #![allow(missing_docs)]
@@ -145,6 +146,35 @@ fn bench_stream(c: &mut Criterion) {
     let bare = service_fn(move |_: Ask| async move { Ok::<_, std::io::Error>(chunks()) });
     let mut layered = GenAiStreamLayer::new(GenAiConfig::default()).layer(bare);
     let mut bare = bare;
+    // The same 1,000 chunks as a client makes them: each one decoded from its JSON.
+    let lines: Vec<String> = (0..1000)
+        .map(|i| format!("{{\"id\":\"chatcmpl-1\",\"object\":\"chat.completion.chunk\",\"model\":\"gpt-4o-mini\",\"choices\":[{{\"index\":0,\"delta\":{{\"content\":\"token {i} \"}},\"finish_reason\":null}}]}}"))
+        .collect();
+    let lines = std::sync::Arc::new(lines);
+    let decoded = {
+        let lines = lines.clone();
+        move || {
+            let lines = lines.clone();
+            stream::iter(0..1000usize).map(move |i| {
+                let v: serde_json::Value =
+                    serde_json::from_str(&lines[i]).map_err(std::io::Error::other)?;
+                Ok::<_, std::io::Error>(Chunk(
+                    v["choices"][0]["index"].as_u64().unwrap_or(0) as u32 + i as u32,
+                ))
+            })
+        }
+    };
+    let decoded_bare = {
+        let decoded = decoded.clone();
+        service_fn(move |_: Ask| {
+            let s = decoded();
+            async move { Ok::<_, std::io::Error>(s) }
+        })
+    };
+    let mut decoded_layered =
+        GenAiStreamLayer::new(GenAiConfig::default()).layer(decoded_bare.clone());
+    let mut decoded_bare = decoded_bare;
+
     let (provider, subscriber) = pipeline();
     let mut group = c.benchmark_group("stream_1000_chunks");
     tracing::subscriber::with_default(subscriber, || {
@@ -153,6 +183,12 @@ fn bench_stream(c: &mut Criterion) {
         });
         group.bench_function("instrumented", |b| {
             b.iter(|| drain(now(layered.call(Ask)).unwrap_or_else(|_| unreachable!())))
+        });
+        group.bench_function("decoded_bare", |b| {
+            b.iter(|| drain(now(decoded_bare.call(Ask)).unwrap_or_else(|_| unreachable!())))
+        });
+        group.bench_function("decoded_instrumented", |b| {
+            b.iter(|| drain(now(decoded_layered.call(Ask)).unwrap_or_else(|_| unreachable!())))
         });
     });
     group.finish();
