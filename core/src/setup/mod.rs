@@ -18,6 +18,13 @@
 //! - `OTEL_TRACES_EXPORTER=none`: spans are made (ids propagate) but not exported.
 //! - `OTEL_SDK_DISABLED=true`: nothing is installed at all.
 //!
+//! Telemetry never holds the application up: a span's end puts it in a bounded queue
+//! (never waiting on the exporter), spans that do not fit are dropped and counted
+//! ([`TelemetryGuard::dropped_spans`], [`TelemetryGuard::export_stats`]; logged once,
+//! not per span), a failing collector is retried within the export timeout and its
+//! lost spans counted, and shutting down waits at most
+//! [`Telemetry::shutdown_timeout`] even when the collector is gone.
+//!
 //! Also read: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
 //! `OTEL_TRACES_SAMPLER_ARG` (by the SDK), `OTEL_BSP_*`, `OTEL_METRICS_EXPORTER=none`,
 //! and `RUST_LOG` for the log layer (default `info`).
@@ -45,9 +52,11 @@
 
 mod file;
 mod log;
+mod queue;
 
 use std::path::{Path, PathBuf};
-use std::time::Duration;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
@@ -63,6 +72,8 @@ use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
 pub use file::{FileMetricExporter, FileSpanExporter};
+use queue::{Counters, CountingExporter, CountingProcessor};
+pub use queue::{ExportMonitor, ExportStats};
 
 /// Errors from setting telemetry up. The application can always go on without it.
 #[derive(Debug, thiserror::Error)]
@@ -149,6 +160,8 @@ pub struct Telemetry {
     sampling_ratio: Option<f64>,
     max_queue_size: usize,
     scheduled_delay: Duration,
+    export_timeout: Duration,
+    shutdown_timeout: Duration,
     metrics: Option<bool>,
     disabled: Option<bool>,
 }
@@ -166,6 +179,8 @@ impl Default for Telemetry {
             sampling_ratio: None,
             max_queue_size: 2048,
             scheduled_delay: Duration::from_millis(500),
+            export_timeout: EXPORT_TIMEOUT,
+            shutdown_timeout: SHUTDOWN_TIMEOUT,
             metrics: None,
             disabled: None,
         }
@@ -255,6 +270,22 @@ impl Telemetry {
         self
     }
 
+    /// Longest one OTLP export may take, retries included (default 5 s). A collector
+    /// that does not answer in time loses that batch (counted in
+    /// [`TelemetryGuard::dropped_spans`]).
+    pub fn export_timeout(mut self, timeout: Duration) -> Self {
+        self.export_timeout = timeout;
+        self
+    }
+
+    /// Longest [`TelemetryGuard::shutdown`] (or dropping the guard) and
+    /// [`TelemetryGuard::flush`] wait for the exporters, even when the collector is gone
+    /// (default 5 s). What is not exported by then is lost.
+    pub fn shutdown_timeout(mut self, timeout: Duration) -> Self {
+        self.shutdown_timeout = timeout;
+        self
+    }
+
     /// Whether to install the metrics pipeline (default: on unless
     /// `OTEL_METRICS_EXPORTER=none`).
     pub fn metrics(mut self, on: bool) -> Self {
@@ -297,7 +328,9 @@ impl Telemetry {
         let batch = BatchConfigBuilder::default()
             .with_max_queue_size(self.max_queue_size)
             .with_scheduled_delay(self.scheduled_delay)
+            .with_max_export_batch_size(512.min(self.max_queue_size))
             .build();
+        let counters = Counters::new(self.max_queue_size);
         let metrics_on = self.metrics.unwrap_or_else(|| {
             std::env::var("OTEL_METRICS_EXPORTER").map_or(true, |v| v != "none")
         });
@@ -305,15 +338,16 @@ impl Telemetry {
         let mut trace_file = None;
         match &exporter {
             Exporter::Otlp { endpoint, protocol } => {
-                let span_exporter = build_otlp_span_exporter(endpoint.as_deref(), *protocol)?;
-                tracer_builder = tracer_builder.with_span_processor(
-                    BatchSpanProcessor::builder(span_exporter)
-                        .with_batch_config(batch)
-                        .build(),
-                );
+                let span_exporter =
+                    build_otlp_span_exporter(endpoint.as_deref(), *protocol, self.export_timeout)?;
+                tracer_builder =
+                    tracer_builder.with_span_processor(bounded(span_exporter, batch, &counters));
                 if metrics_on {
-                    let metric_exporter =
-                        build_otlp_metric_exporter(endpoint.as_deref(), *protocol)?;
+                    let metric_exporter = build_otlp_metric_exporter(
+                        endpoint.as_deref(),
+                        *protocol,
+                        self.export_timeout,
+                    )?;
                     meter_builder = meter_builder.with_periodic_exporter(metric_exporter);
                 }
             }
@@ -324,11 +358,8 @@ impl Telemetry {
                     .unwrap_or_else(|| "unknown_service".to_owned());
                 let span_exporter = FileSpanExporter::create_in(dir, &service)?;
                 trace_file = Some(span_exporter.path().to_path_buf());
-                tracer_builder = tracer_builder.with_span_processor(
-                    BatchSpanProcessor::builder(span_exporter)
-                        .with_batch_config(batch)
-                        .build(),
-                );
+                tracer_builder =
+                    tracer_builder.with_span_processor(bounded(span_exporter, batch, &counters));
                 if metrics_on {
                     let metric_exporter = FileMetricExporter::create_in(dir, &service)?;
                     meter_builder = meter_builder.with_periodic_exporter(metric_exporter);
@@ -381,6 +412,8 @@ impl Telemetry {
                 meter_provider,
                 trace_file,
                 print_tree,
+                counters,
+                shutdown_timeout: self.shutdown_timeout,
                 _runtime: runtime,
             }),
         })
@@ -461,10 +494,28 @@ fn env_flag(name: &str) -> Option<bool> {
 }
 
 const EXPORT_TIMEOUT: Duration = Duration::from_secs(5);
+const SHUTDOWN_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The batch processor behind the counting, bounded queue (see [`queue`]).
+fn bounded<E>(
+    exporter: E,
+    config: opentelemetry_sdk::trace::BatchConfig,
+    counters: &Arc<Counters>,
+) -> CountingProcessor<BatchSpanProcessor>
+where
+    E: opentelemetry_sdk::trace::SpanExporter + 'static,
+{
+    let exporter = CountingExporter::new(exporter, Arc::clone(counters));
+    let batch = BatchSpanProcessor::builder(exporter)
+        .with_batch_config(config)
+        .build();
+    CountingProcessor::new(batch, Arc::clone(counters))
+}
 
 fn build_otlp_span_exporter(
     endpoint: Option<&str>,
     protocol: Protocol,
+    timeout: Duration,
 ) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
     let err = |e: opentelemetry_otlp::ExporterBuildError| SetupError::Exporter {
         what: "OTLP span",
@@ -474,7 +525,7 @@ fn build_otlp_span_exporter(
         Protocol::Grpc => {
             let mut b = opentelemetry_otlp::SpanExporter::builder()
                 .with_tonic()
-                .with_timeout(EXPORT_TIMEOUT);
+                .with_timeout(timeout);
             if let Some(e) = endpoint {
                 b = b.with_endpoint(e);
             }
@@ -484,7 +535,7 @@ fn build_otlp_span_exporter(
             let mut b = opentelemetry_otlp::SpanExporter::builder()
                 .with_http()
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(EXPORT_TIMEOUT);
+                .with_timeout(timeout);
             if let Some(e) = endpoint {
                 b = b.with_endpoint(format!("{}/v1/traces", e.trim_end_matches('/')));
             }
@@ -496,6 +547,7 @@ fn build_otlp_span_exporter(
 fn build_otlp_metric_exporter(
     endpoint: Option<&str>,
     protocol: Protocol,
+    timeout: Duration,
 ) -> Result<opentelemetry_otlp::MetricExporter, SetupError> {
     let err = |e: opentelemetry_otlp::ExporterBuildError| SetupError::Exporter {
         what: "OTLP metric",
@@ -505,7 +557,7 @@ fn build_otlp_metric_exporter(
         Protocol::Grpc => {
             let mut b = opentelemetry_otlp::MetricExporter::builder()
                 .with_tonic()
-                .with_timeout(EXPORT_TIMEOUT);
+                .with_timeout(timeout);
             if let Some(e) = endpoint {
                 b = b.with_endpoint(e);
             }
@@ -515,7 +567,7 @@ fn build_otlp_metric_exporter(
             let mut b = opentelemetry_otlp::MetricExporter::builder()
                 .with_http()
                 .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(EXPORT_TIMEOUT);
+                .with_timeout(timeout);
             if let Some(e) = endpoint {
                 b = b.with_endpoint(format!("{}/v1/metrics", e.trim_end_matches('/')));
             }
@@ -551,6 +603,9 @@ impl RuntimeThread {
                 runtime.block_on(async {
                     let _ = stopped.await;
                 });
+                // Exports still in flight to a dead collector are abandoned, not
+                // waited for.
+                runtime.shutdown_timeout(Duration::from_millis(100));
             })
             .map_err(|e| SetupError::Exporter {
                 what: "OTLP gRPC",
@@ -581,6 +636,8 @@ struct Installed {
     meter_provider: Option<SdkMeterProvider>,
     trace_file: Option<PathBuf>,
     print_tree: bool,
+    counters: Arc<Counters>,
+    shutdown_timeout: Duration,
     // Dropped last: the exporters shut down while the gRPC runtime still runs.
     _runtime: Option<RuntimeThread>,
 }
@@ -618,14 +675,52 @@ impl TelemetryGuard {
         self.inner.as_ref()?.meter_provider.as_ref()
     }
 
-    /// Exports everything finished so far.
+    /// Exports everything finished so far; waits at most the shutdown timeout.
     pub fn flush(&self) {
         if let Some(inner) = &self.inner {
-            let _ = inner.tracer_provider.force_flush();
-            if let Some(mp) = &inner.meter_provider {
-                let _ = mp.force_flush();
+            let tp = inner.tracer_provider.clone();
+            let mut jobs: Vec<Job> = vec![Box::new(move || {
+                let _ = tp.force_flush();
+            })];
+            if let Some(mp) = inner.meter_provider.clone() {
+                jobs.push(Box::new(move || {
+                    let _ = mp.force_flush();
+                }));
             }
+            within(inner.shutdown_timeout, jobs);
         }
+    }
+
+    /// Spans lost so far: dropped because the export queue was full, lost with a
+    /// batch the collector did not take, or ended after shutdown began. `0` when
+    /// nothing is exported.
+    pub fn dropped_spans(&self) -> u64 {
+        self.export_stats().map_or(0, |s| s.dropped())
+    }
+
+    /// The export queue's counts (`None` when telemetry is off).
+    pub fn export_stats(&self) -> Option<ExportStats> {
+        self.inner.as_ref().map(|i| i.counters.stats())
+    }
+
+    /// A handle that reads the export queue's counts from anywhere, also after
+    /// shutdown (`None` when telemetry is off).
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), aitrace_core::setup::SetupError> {
+    /// let guard = aitrace_core::setup::init()?;
+    /// let monitor = guard.export_monitor();
+    /// // ... run ...
+    /// guard.shutdown();
+    /// if let Some(m) = monitor {
+    ///     println!("spans lost: {}", m.dropped_spans());
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn export_monitor(&self) -> Option<ExportMonitor> {
+        self.inner
+            .as_ref()
+            .map(|i| ExportMonitor::new(Arc::clone(&i.counters)))
     }
 
     /// Flushes and shuts down now, returning the trace file, if any (the same as
@@ -637,10 +732,76 @@ impl TelemetryGuard {
     }
 }
 
+/// Shuts down within the shutdown timeout, even with the collector gone: traces and
+/// metrics in parallel (the meter provider takes no timeout of its own), then the
+/// totals of what was lost, logged once.
 fn shutdown(inner: &Installed) {
-    let _ = inner.tracer_provider.shutdown();
-    if let Some(mp) = &inner.meter_provider {
-        let _ = mp.shutdown();
+    let tp = inner.tracer_provider.clone();
+    let timeout = inner.shutdown_timeout;
+    let mut jobs: Vec<Job> = vec![Box::new(move || {
+        let _ = tp.shutdown_with_timeout(timeout);
+    })];
+    if let Some(mp) = inner.meter_provider.clone() {
+        jobs.push(Box::new(move || {
+            let _ = mp.shutdown();
+        }));
+    }
+    within(timeout, jobs);
+    let stats = inner.counters.stats();
+    if stats.dropped() > 0 {
+        tracing::warn!(
+            target: "aitrace::export",
+            dropped = stats.dropped(),
+            queue_full = stats.dropped_queue_full,
+            export_failed = stats.dropped_export_failed,
+            exported = stats.exported,
+            "spans were lost during this run"
+        );
+    }
+}
+
+/// A blocking step of flushing or shutting down.
+type Job = Box<dyn FnOnce() + Send + 'static>;
+
+/// Runs the jobs on helper threads in parallel and returns when all are done or
+/// `timeout` has passed: a job still blocked on a dead collector is left to finish on
+/// its own (the SDK bounds each of them, with longer limits than ours).
+fn within(timeout: Duration, jobs: Vec<Job>) {
+    let deadline = Instant::now() + timeout;
+    let (done, wait) = std::sync::mpsc::channel::<()>();
+    let mut running = 0;
+    for job in jobs {
+        let done = done.clone();
+        // A job that cannot get a thread runs here; it is moved only on success.
+        let job = Arc::new(Mutex::new(Some(job)));
+        let for_thread = Arc::clone(&job);
+        let spawned = std::thread::Builder::new()
+            .name("aitrace-shutdown".into())
+            .spawn(move || {
+                let job = for_thread.lock().ok().and_then(|mut j| j.take());
+                if let Some(job) = job {
+                    job();
+                }
+                let _ = done.send(());
+            });
+        match spawned {
+            Ok(_) => running += 1,
+            Err(_) => {
+                let job = job.lock().ok().and_then(|mut j| j.take());
+                if let Some(job) = job {
+                    job();
+                }
+            }
+        }
+    }
+    drop(done);
+    for _ in 0..running {
+        if wait
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .is_err()
+        {
+            break;
+        }
     }
 }
 

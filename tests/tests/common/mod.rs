@@ -1,6 +1,8 @@
 //! Running the demo scenario against Phoenix and reading its spans back.
 #![allow(dead_code)]
 
+pub mod receiver;
+
 use std::time::{Duration, Instant};
 
 use aitrace_core::content::ContentPolicy;
