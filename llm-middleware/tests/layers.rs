@@ -297,3 +297,50 @@ async fn tower_http_layer_reads_request_and_streamed_response() {
     assert_eq!(int(&s, c::GEN_AI_USAGE_OUTPUT_TOKENS), 4);
     assert!(has(&s, c::GEN_AI_USAGE_COST));
 }
+
+#[tokio::test]
+async fn openinference_and_legacy_names_on_request() {
+    let (root, trace) = common::root("openinference");
+    let client = ServiceBuilder::new()
+        .layer(GenAiLayer::new(
+            GenAiConfig::default()
+                .with_openinference(true)
+                .with_legacy_names(true),
+        ))
+        .service(service_fn(|_: Ask| async {
+            Ok::<_, Infallible>(Answer(Usage::new(30, 12)))
+        }));
+    client
+        .oneshot(Ask {
+            model: "m-openinference",
+        })
+        .instrument(root)
+        .await
+        .unwrap();
+    let s = common::span(trace, "chat m-openinference").await;
+    assert_eq!(string(&s, c::OPENINFERENCE_SPAN_KIND), "LLM");
+    assert_eq!(string(&s, c::LLM_MODEL_NAME), "m-openinference");
+    assert_eq!(string(&s, c::LLM_PROVIDER), "anthropic");
+    assert_eq!(int(&s, c::LLM_TOKEN_COUNT_PROMPT), 30);
+    assert_eq!(int(&s, c::LLM_TOKEN_COUNT_COMPLETION), 12);
+    assert_eq!(int(&s, c::LLM_TOKEN_COUNT_TOTAL), 42);
+    assert_eq!(string(&s, c::GEN_AI_SYSTEM), "anthropic");
+    assert_eq!(int(&s, c::GEN_AI_USAGE_PROMPT_TOKENS), 30);
+    assert_eq!(int(&s, c::GEN_AI_USAGE_COMPLETION_TOKENS), 12);
+
+    // Off by default.
+    let (root, trace) = common::root("openinference-off");
+    let client = ServiceBuilder::new()
+        .layer(GenAiLayer::new(GenAiConfig::default()))
+        .service(service_fn(|_: Ask| async {
+            Ok::<_, Infallible>(Answer(Usage::new(30, 12)))
+        }));
+    client
+        .oneshot(Ask { model: "m-plain" })
+        .instrument(root)
+        .await
+        .unwrap();
+    let s = common::span(trace, "chat m-plain").await;
+    assert!(!has(&s, c::OPENINFERENCE_SPAN_KIND));
+    assert!(!has(&s, c::GEN_AI_SYSTEM));
+}
