@@ -36,6 +36,8 @@ pub struct Received {
     pub raw: Mutex<Vec<Bytes>>,
     /// Every decoded export request.
     pub decoded: Mutex<Vec<ExportTraceServiceRequest>>,
+    /// Every body of any path (traces and metrics), as received.
+    pub all_bodies: Mutex<Vec<Bytes>>,
     /// Bodies that did not decode.
     pub undecodable: AtomicUsize,
     /// Milliseconds to wait before answering.
@@ -169,6 +171,7 @@ async fn handle(state: &Received, req: Request<Incoming>) -> Response<Body> {
     if delay > 0 {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
+    state.all_bodies.lock().unwrap().push(body.clone());
     let is_traces = path == "/v1/traces"
         || path == "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
     if is_traces {
