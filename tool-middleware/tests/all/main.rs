@@ -5,5 +5,6 @@
 mod helpers;
 
 mod agent;
+mod bad_input;
 mod budget;
 mod tool;
