@@ -392,18 +392,20 @@ impl PriceTable {
     /// recorded on entries that carry none.
     pub fn load_json_str(&mut self, json: &str, origin: &str) -> Result<usize, PriceFileError> {
         let value: serde_json::Value = serde_json::from_str(json)?;
-        let entries = if value.get("models").is_some_and(|m| m.is_array()) {
+        let mut entries: Vec<ModelPrice> = if value.get("models").is_some_and(|m| m.is_array()) {
             let file: OwnFile = serde_json::from_value(value)?;
             file.models
                 .into_iter()
                 .map(|m| m.into_entry(origin))
-                .collect::<Vec<_>>()
+                .collect()
         } else {
             let map: HashMap<String, serde_json::Value> = serde_json::from_value(value)?;
             map.into_iter()
                 .filter_map(|(name, v)| litellm_entry(&name, v, origin))
                 .collect()
         };
+        // A blank name (e.g. LiteLLM's `provider/`) can never be looked up: skip it.
+        entries.retain(|e| !e.model.trim().is_empty());
         if entries.is_empty() {
             return Err(PriceFileError::Empty);
         }

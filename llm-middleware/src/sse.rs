@@ -159,7 +159,16 @@ impl SseParser {
             return;
         }
         self.pending = true;
-        if self.skipping || line[0] == b':' {
+        if self.skipping {
+            return;
+        }
+        // The same limit as for a line that arrives in pieces (`push_partial`), so the
+        // events do not depend on how the stream was chunked.
+        if line.len() + self.data.len() > self.max_event_bytes {
+            self.start_skipping();
+            return;
+        }
+        if line[0] == b':' {
             return;
         }
         let (field, value) = match line.iter().position(|&b| b == b':') {
