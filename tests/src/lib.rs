@@ -5,4 +5,10 @@
 //! They are `#[ignore]`d in a plain `cargo test` (they need Phoenix running);
 //! `scripts/test-all.sh` installs and starts Phoenix, then runs them with
 //! `--include-ignored`.
+//!
+//! The reliability and security tests need no Phoenix and run in a plain `cargo test`:
+//! `collector_faults` (an OTLP endpoint unreachable, black-holed, slow or restarted,
+//! over gRPC and HTTP, against a local receiver in `tests/common/receiver.rs`),
+//! `secrets` (planted keys and tokens never reach the trace file or an OTLP receiver)
+//! and `span_balance` (every span started is ended, on cancel, timeout and panic).
 #![forbid(unsafe_code)]
