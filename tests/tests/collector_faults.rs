@@ -292,8 +292,8 @@ fn print_stats(what: &str, stats: &ExportStats, shutdown: Duration) {
 }
 
 /// Every span made is exported, dropped (and counted) or still queued; a batch still
-/// being sent to a black hole when shutdown gave up is the only other place a span can
-/// be (at most one batch, the queue's size here).
+/// being sent to a dead collector when shutdown gave up is the only other place a span
+/// can be (at most one batch, the queue's size here).
 fn check_accounting(what: &str, stats: &ExportStats, made: usize, in_flight_allowed: bool) {
     let accounted = stats.exported + stats.dropped() + stats.queued as u64;
     if in_flight_allowed {
@@ -318,8 +318,9 @@ async fn unreachable(protocol: Protocol) {
     print_stats(&what, &stats, took);
     assert_eq!(stats.exported, 0);
     assert!(stats.dropped_export_failed > 0, "{stats:?}");
-    assert!(stats.dropped() >= (CALLS * SPANS_PER_CALL - QUEUE) as u64);
-    check_accounting(&what, &stats, CALLS * SPANS_PER_CALL, false);
+    // The exporter retries a refused connection until its timeout, so the last
+    // batch may still be in flight when shutdown stops waiting.
+    check_accounting(&what, &stats, CALLS * SPANS_PER_CALL, true);
     assert!(
         took < SHUTDOWN_TIMEOUT + Duration::from_millis(500),
         "{what}: shutdown took {took:?}"

@@ -15,8 +15,8 @@
 //!   exporter's own retries and timeout).
 //!
 //! Memory stays bounded by `max_queue_size` waiting spans plus the one batch being
-//! exported. The first queue-full drop is logged once (not per span); a failing
-//! collector is logged once when it starts failing and once when it recovers, and the
+//! exported. The first queue-full drop is logged, once (not per span); a failing
+//! collector is logged once when it starts failing and once when it recovers; the
 //! totals are logged at shutdown.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
@@ -93,7 +93,8 @@ pub(crate) struct Counters {
     dropped_after_shutdown: AtomicU64,
     failed_exports: AtomicU64,
     shut_down: AtomicBool,
-    /// The first drop of the current episode was logged.
+    /// The first queue-full drop was logged (once per pipeline; the total is logged
+    /// at shutdown and readable at any time).
     drop_logged: AtomicBool,
     /// The last export failed (logged once per outage).
     failing: AtomicBool,
@@ -158,10 +159,6 @@ impl Counters {
                         lost_spans = lost,
                         "span export works again"
                     );
-                }
-                // A later episode of drops is logged again.
-                if self.queued.load(Ordering::Relaxed) < self.max_queue_size {
-                    self.drop_logged.store(false, Ordering::Relaxed);
                 }
             }
             Err(e) => {
