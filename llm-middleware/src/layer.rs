@@ -59,6 +59,26 @@ pub(crate) fn needs_recording() -> bool {
     emit::is_active() || Run::current().is_some()
 }
 
+/// Starts a call of the generic layers: the span (unless nothing needs it) and the
+/// inner service's future, called with the span's context attached so that work done
+/// in `call` itself nests under the span.
+pub(crate) fn begin<Req: GenAiRequest, F>(
+    config: &Arc<GenAiConfig>,
+    req: Req,
+    call: impl FnOnce(Req) -> F,
+) -> (F, Option<(CallRecorder, Context)>) {
+    if !needs_recording() {
+        return (call(req), None);
+    }
+    let recorder = CallRecorder::start(Arc::clone(config), &req.gen_ai_request(), None);
+    let cx = recorder.context();
+    let future = {
+        let _attached = cx.clone().attach();
+        call(req)
+    };
+    (future, Some((recorder, cx)))
+}
+
 /// Layer that records a GenAI span per call. See the [module docs](self).
 #[derive(Debug, Clone)]
 pub struct GenAiLayer<C = DefaultClassifier> {
@@ -152,22 +172,10 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        if !needs_recording() {
-            return ResponseFuture {
-                inner: self.inner.call(req),
-                state: None,
-            };
-        }
-        let info = req.gen_ai_request();
-        let recorder = CallRecorder::start(Arc::clone(&self.config), &info, None);
-        let cx = recorder.context();
-        let inner = {
-            let _attached = cx.clone().attach();
-            self.inner.call(req)
-        };
+        let (inner, started) = begin(&self.config, req, |req| self.inner.call(req));
         ResponseFuture {
             inner,
-            state: Some(State {
+            state: started.map(|(recorder, cx)| State {
                 recorder,
                 cx,
                 classify: self.classify.clone(),

@@ -63,7 +63,7 @@ use tower_service::Service;
 use crate::config::GenAiConfig;
 use aitrace_core::classify::{ClassifyError, DefaultClassifier};
 
-use crate::layer::needs_recording;
+use crate::layer::begin;
 use crate::recorder::{CallRecorder, Outcome};
 use crate::types::{GenAiChunk, GenAiRequest, ResponseInfo};
 
@@ -149,23 +149,10 @@ where
     }
 
     fn call(&mut self, req: Req) -> Self::Future {
-        if !needs_recording() {
-            return StreamFuture {
-                inner: self.inner.call(req),
-                state: None,
-                classify: self.classify.clone(),
-            };
-        }
-        let info = req.gen_ai_request();
-        let recorder = CallRecorder::start(Arc::clone(&self.config), &info, None);
-        let cx = recorder.context();
-        let inner = {
-            let _attached = cx.clone().attach();
-            self.inner.call(req)
-        };
+        let (inner, state) = begin(&self.config, req, |req| self.inner.call(req));
         StreamFuture {
             inner,
-            state: Some((recorder, cx)),
+            state,
             classify: self.classify.clone(),
         }
     }
