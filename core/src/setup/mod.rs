@@ -512,69 +512,54 @@ where
     CountingProcessor::new(batch, Arc::clone(counters))
 }
 
-fn build_otlp_span_exporter(
-    endpoint: Option<&str>,
-    protocol: Protocol,
-    timeout: Duration,
-) -> Result<opentelemetry_otlp::SpanExporter, SetupError> {
-    let err = |e: opentelemetry_otlp::ExporterBuildError| SetupError::Exporter {
-        what: "OTLP span",
-        message: e.to_string(),
+/// An OTLP exporter of one signal over either transport: the span and metric
+/// exporters have the same builders but no common trait, hence a macro.
+macro_rules! otlp_exporter {
+    ($name:ident, $exporter:ty, $what:literal, $http_path:literal) => {
+        fn $name(
+            endpoint: Option<&str>,
+            protocol: Protocol,
+            timeout: Duration,
+        ) -> Result<$exporter, SetupError> {
+            let err = |e: opentelemetry_otlp::ExporterBuildError| SetupError::Exporter {
+                what: $what,
+                message: e.to_string(),
+            };
+            match protocol {
+                Protocol::Grpc => {
+                    let mut b = <$exporter>::builder().with_tonic().with_timeout(timeout);
+                    if let Some(e) = endpoint {
+                        b = b.with_endpoint(e);
+                    }
+                    b.build().map_err(err)
+                }
+                Protocol::HttpProtobuf => {
+                    let mut b = <$exporter>::builder()
+                        .with_http()
+                        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
+                        .with_timeout(timeout);
+                    if let Some(e) = endpoint {
+                        b = b.with_endpoint(format!("{}{}", e.trim_end_matches('/'), $http_path));
+                    }
+                    b.build().map_err(err)
+                }
+            }
+        }
     };
-    match protocol {
-        Protocol::Grpc => {
-            let mut b = opentelemetry_otlp::SpanExporter::builder()
-                .with_tonic()
-                .with_timeout(timeout);
-            if let Some(e) = endpoint {
-                b = b.with_endpoint(e);
-            }
-            b.build().map_err(err)
-        }
-        Protocol::HttpProtobuf => {
-            let mut b = opentelemetry_otlp::SpanExporter::builder()
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(timeout);
-            if let Some(e) = endpoint {
-                b = b.with_endpoint(format!("{}/v1/traces", e.trim_end_matches('/')));
-            }
-            b.build().map_err(err)
-        }
-    }
 }
 
-fn build_otlp_metric_exporter(
-    endpoint: Option<&str>,
-    protocol: Protocol,
-    timeout: Duration,
-) -> Result<opentelemetry_otlp::MetricExporter, SetupError> {
-    let err = |e: opentelemetry_otlp::ExporterBuildError| SetupError::Exporter {
-        what: "OTLP metric",
-        message: e.to_string(),
-    };
-    match protocol {
-        Protocol::Grpc => {
-            let mut b = opentelemetry_otlp::MetricExporter::builder()
-                .with_tonic()
-                .with_timeout(timeout);
-            if let Some(e) = endpoint {
-                b = b.with_endpoint(e);
-            }
-            b.build().map_err(err)
-        }
-        Protocol::HttpProtobuf => {
-            let mut b = opentelemetry_otlp::MetricExporter::builder()
-                .with_http()
-                .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
-                .with_timeout(timeout);
-            if let Some(e) = endpoint {
-                b = b.with_endpoint(format!("{}/v1/metrics", e.trim_end_matches('/')));
-            }
-            b.build().map_err(err)
-        }
-    }
-}
+otlp_exporter!(
+    build_otlp_span_exporter,
+    opentelemetry_otlp::SpanExporter,
+    "OTLP span",
+    "/v1/traces"
+);
+otlp_exporter!(
+    build_otlp_metric_exporter,
+    opentelemetry_otlp::MetricExporter,
+    "OTLP metric",
+    "/v1/metrics"
+);
 
 /// A Tokio runtime on its own thread for the gRPC channel. The export never runs on
 /// the application's runtime: flushing at shutdown from inside a current-thread
