@@ -27,8 +27,14 @@ install() {
   if ! python3 -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else 1)'; then
     echo "Phoenix needs Python 3.11 or newer" >&2; exit 1
   fi
-  if ! python3 -m venv --help >/dev/null 2>&1; then
-    apt-get update -qq && apt-get install -y -qq python3-venv
+  # `venv` without `ensurepip` (Debian's python3-venv not installed) cannot make a venv.
+  if ! python3 -c 'import ensurepip, venv' >/dev/null 2>&1; then
+    if [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null; then
+      apt-get update -qq && apt-get install -y -qq python3-venv
+    else
+      echo "Python's venv module is missing: install it (e.g. sudo apt-get install python3-venv)" >&2
+      exit 1
+    fi
   fi
   rm -rf "$VENV"
   mkdir -p "$CACHE"

@@ -6,7 +6,8 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/phoenix.sh install
-bash scripts/phoenix.sh start
+# Set before starting, so a Phoenix that fails to become ready is stopped too.
 trap 'bash scripts/phoenix.sh stop' EXIT
+bash scripts/phoenix.sh start
 cargo test --workspace --all-features --all-targets -- --include-ignored
 cargo test --workspace --all-features --doc

@@ -89,15 +89,15 @@ impl std::iter::Sum for Cost {
 }
 
 impl fmt::Display for Cost {
-    /// `$0.012345` (six decimals; more when the amount is below a micro-dollar).
+    /// `$0.012345` (rounded to six decimals; exact when below a micro-dollar).
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let whole = self.picodollars / 1_000_000_000_000;
-        let frac = self.picodollars % 1_000_000_000_000;
         if self.picodollars != 0 && self.picodollars < 1_000_000 {
-            let digits = format!("{frac:012}");
-            return write!(f, "${whole}.{}", digits.trim_end_matches('0'));
+            let digits = format!("{:012}", self.picodollars);
+            return write!(f, "$0.{}", digits.trim_end_matches('0'));
         }
-        write!(f, "${whole}.{:06}", frac / 1_000_000)
+        // Rounded to the nearest micro-dollar (half up).
+        let micros = (self.picodollars + 500_000) / 1_000_000;
+        write!(f, "${}.{:06}", micros / 1_000_000, micros % 1_000_000)
     }
 }
 
@@ -745,5 +745,11 @@ mod tests {
         );
         assert_eq!(Cost::from_picodollars(1_500).to_string(), "$0.0000000015");
         assert_eq!(Cost::ZERO.to_string(), "$0.000000");
+        // Rounded, not cut: 0.0003027 USD.
+        assert_eq!(Cost::from_picodollars(302_700_000).to_string(), "$0.000303");
+        assert_eq!(
+            Cost::from_picodollars(999_999_500_000).to_string(),
+            "$1.000000"
+        );
     }
 }

@@ -48,3 +48,8 @@ pub mod span;
 pub mod tracefile;
 pub mod url;
 pub mod usage;
+
+// The README's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -1,5 +1,5 @@
 //! Overhead of the server and client layers: bare service vs layered, in-process, with
-//! DESIGN.md's pipeline (registry + tracing-opentelemetry + SDK simple processor + a
+//! the pipeline (registry + tracing-opentelemetry + SDK simple processor + a
 //! no-op exporter, as the global tracer provider too), and the peers in the same run:
 //! tower-otel, tower-http's TraceLayer and axum-tracing-opentelemetry (server), tower-otel
 //! (client).

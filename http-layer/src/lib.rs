@@ -87,3 +87,8 @@ pub use client::{
 pub use server::{
     HttpRoute, RequestFilter, ServerBody, ServerFuture, ServerLayer, SkipPaths, TracedServer,
 };
+
+// The README's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -38,11 +38,11 @@
 
 mod config;
 pub mod http;
-mod layer;
+pub mod layer;
 mod metrics;
 mod recorder;
 pub mod sse;
-mod stream;
+pub mod stream;
 mod types;
 pub mod wire;
 
@@ -61,3 +61,8 @@ pub use stream::{GenAiStream, GenAiStreamLayer, InstrumentedStream, StreamFuture
 pub use types::{
     GenAiChunk, GenAiRequest, GenAiResponse, RequestInfo, RequestParams, ResponseInfo,
 };
+
+// The README's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

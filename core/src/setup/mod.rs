@@ -158,8 +158,8 @@ pub struct Telemetry {
     log_layer: bool,
     log_filter: Option<String>,
     sampling_ratio: Option<f64>,
-    max_queue_size: usize,
-    scheduled_delay: Duration,
+    max_queue_size: Option<usize>,
+    scheduled_delay: Option<Duration>,
     export_timeout: Duration,
     shutdown_timeout: Duration,
     metrics: Option<bool>,
@@ -177,8 +177,8 @@ impl Default for Telemetry {
             log_layer: true,
             log_filter: None,
             sampling_ratio: None,
-            max_queue_size: 2048,
-            scheduled_delay: Duration::from_millis(500),
+            max_queue_size: None,
+            scheduled_delay: None,
             export_timeout: EXPORT_TIMEOUT,
             shutdown_timeout: SHUTDOWN_TIMEOUT,
             metrics: None,
@@ -258,15 +258,17 @@ impl Telemetry {
         self
     }
 
-    /// Most spans waiting for export; more are dropped, never buffered (default 2048).
+    /// Most spans waiting for export; more are dropped, never buffered (else
+    /// `OTEL_BSP_MAX_QUEUE_SIZE`, else 2048).
     pub fn max_queue_size(mut self, size: usize) -> Self {
-        self.max_queue_size = size.max(1);
+        self.max_queue_size = Some(size.max(1));
         self
     }
 
-    /// How often the batch processor exports (default 500 ms).
+    /// How often the batch processor exports (else `OTEL_BSP_SCHEDULE_DELAY` in ms, else
+    /// 500 ms).
     pub fn scheduled_delay(mut self, delay: Duration) -> Self {
-        self.scheduled_delay = delay;
+        self.scheduled_delay = Some(delay);
         self
     }
 
@@ -325,14 +327,27 @@ impl Telemetry {
                 Sampler::TraceIdRatioBased(ratio.clamp(0.0, 1.0)),
             )));
         }
+        // Code wins over OTEL_BSP_*, which wins over the defaults (2048 spans, 500 ms).
+        let max_queue_size = self
+            .max_queue_size
+            .or_else(|| env_number("OTEL_BSP_MAX_QUEUE_SIZE"))
+            .unwrap_or(2048)
+            .max(1);
+        let scheduled_delay = self.scheduled_delay.unwrap_or_else(|| {
+            Duration::from_millis(env_number("OTEL_BSP_SCHEDULE_DELAY").unwrap_or(500) as u64)
+        });
+        let batch_size = env_number("OTEL_BSP_MAX_EXPORT_BATCH_SIZE")
+            .unwrap_or(512)
+            .clamp(1, max_queue_size);
         let batch = BatchConfigBuilder::default()
-            .with_max_queue_size(self.max_queue_size)
-            .with_scheduled_delay(self.scheduled_delay)
-            .with_max_export_batch_size(512.min(self.max_queue_size))
+            .with_max_queue_size(max_queue_size)
+            .with_scheduled_delay(scheduled_delay)
+            .with_max_export_batch_size(batch_size)
             .build();
-        let counters = Counters::new(self.max_queue_size);
+        let counters = Counters::new(max_queue_size);
         let metrics_on = self.metrics.unwrap_or_else(|| {
-            std::env::var("OTEL_METRICS_EXPORTER").map_or(true, |v| v != "none")
+            non_empty_env("OTEL_METRICS_EXPORTER")
+                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("none"))
         });
         let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
         let mut trace_file = None;
@@ -482,6 +497,10 @@ fn file_exporter_from_env() -> Exporter {
 
 fn non_empty_env(name: &str) -> Option<String> {
     std::env::var(name).ok().filter(|v| !v.trim().is_empty())
+}
+
+fn env_number(name: &str) -> Option<usize> {
+    non_empty_env(name)?.trim().parse().ok()
 }
 
 fn env_flag(name: &str) -> Option<bool> {

@@ -27,10 +27,22 @@ async fn main() -> Result<(), demo::BoxError> {
             .map_or_else(|| "unknown".to_owned(), |usd| format!("${usd:.6}")),
     );
     println!("trace id: {}\n", answer.trace_id);
-    if telemetry.trace_file().is_none() {
-        println!("spans exported over OTLP (OTEL_EXPORTER_OTLP_ENDPOINT)");
-    }
+    let to_file = telemetry.trace_file().is_some();
+    let monitor = telemetry.export_monitor();
     // Flushes; with the local default, prints the trace tree and the trace file.
     drop(telemetry);
+    if let (false, Some(monitor)) = (to_file, monitor) {
+        let stats = monitor.stats();
+        if stats.exported > 0 {
+            println!("{} spans exported over OTLP", stats.exported);
+        } else if stats.dropped() > 0 {
+            println!(
+                "{} spans could not be exported: is the collector at OTEL_EXPORTER_OTLP_ENDPOINT up?",
+                stats.dropped()
+            );
+        } else {
+            println!("no span exported (OTEL_TRACES_EXPORTER=none?)");
+        }
+    }
     Ok(())
 }

@@ -14,7 +14,7 @@
 //! The span ends when the caller has read the body to its end, or drops it.
 
 mod body;
-mod layer;
+pub mod layer;
 
 pub use body::ObservedBody;
 pub use layer::{GenAiHttp, GenAiHttpFuture, GenAiHttpLayer, TeeBody};
