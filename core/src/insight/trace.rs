@@ -292,9 +292,10 @@ fn is_zero_id(id: &str) -> bool {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
 
+    /// A span for tests (also used by the tree's tests).
     pub(crate) fn span(id: &str, parent: &str, name: &str, start: u64, end: u64) -> SpanRecord {
         SpanRecord {
             trace_id: "t".into(),

@@ -333,22 +333,7 @@ fn push_details(line: &mut String, span: &SpanRecord) {
 mod tests {
     use super::*;
 
-    fn span(id: &str, parent: &str, name: &str, start: u64, end: u64) -> SpanRecord {
-        SpanRecord {
-            trace_id: "t".into(),
-            span_id: id.into(),
-            parent_span_id: parent.into(),
-            name: name.into(),
-            kind: 1,
-            start_unix_nano: start,
-            end_unix_nano: end,
-            status_code: 0,
-            status_message: String::new(),
-            service: String::new(),
-            attributes: Vec::new(),
-            events: Vec::new(),
-        }
-    }
+    use crate::insight::trace::tests::span;
 
     fn plain(spans: Vec<SpanRecord>, bar_width: usize) -> String {
         let traces = Trace::group(spans);
