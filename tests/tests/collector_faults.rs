@@ -28,15 +28,14 @@ use std::time::{Duration, Instant};
 
 use aitrace_core::setup::{ExportStats, Exporter, Protocol, Telemetry, TelemetryGuard};
 use aitrace_examples::demo;
-use aitrace_http::{ClientMiddleware, UrlTemplate};
+use aitrace_http::ClientMiddleware;
 use aitrace_llm::{GenAiConfig, GenAiMiddleware};
 use aitrace_tool::agent::{self, AgentInfo};
-use aitrace_tool::tool::{ToolInvocation, ToolLayer};
+use aitrace_tool::tool::ToolInvocation;
 use common::receiver::{closed_port, BlackHole, Receiver};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{json, Value};
-use tower::util::BoxCloneSyncService;
-use tower::{BoxError, ServiceBuilder, ServiceExt};
+use tower::{BoxError, ServiceExt};
 
 /// Spans one application call makes.
 const SPANS_PER_CALL: usize = 6;
@@ -94,7 +93,7 @@ fn log_count(needle: &str) -> usize {
 struct App {
     llm: ClientWithMiddleware,
     llm_url: String,
-    tools: BoxCloneSyncService<ToolInvocation, Value, BoxError>,
+    tools: demo::agent::Tools,
 }
 
 impl App {
@@ -105,33 +104,12 @@ impl App {
             .with(GenAiMiddleware::new(GenAiConfig::default()))
             .with(ClientMiddleware::new())
             .build();
-        let http = ClientBuilder::new(reqwest::Client::new())
-            .with(ClientMiddleware::new())
-            .build();
-        let tools = ServiceBuilder::new().layer(ToolLayer::new()).service_fn(
-            move |call: ToolInvocation| {
-                let http = http.clone();
-                async move {
-                    let city = call.arguments["city"]
-                        .as_str()
-                        .unwrap_or("Paris")
-                        .to_owned();
-                    let report: Value = http
-                        .get(format!("http://{weather}/weather/{city}"))
-                        .with_extension(UrlTemplate::new("/weather/{city}"))
-                        .send()
-                        .await?
-                        .error_for_status()?
-                        .json()
-                        .await?;
-                    Ok::<Value, BoxError>(report)
-                }
-            },
-        );
+        // The demo's own tool executor (ToolLayer, then the traced HTTP client).
+        let tools = demo::agent::weather_tools(&format!("http://{weather}"), Default::default());
         App {
             llm: client,
             llm_url: format!("http://{llm}/v1/chat/completions"),
-            tools: BoxCloneSyncService::new(tools),
+            tools,
         }
     }
 

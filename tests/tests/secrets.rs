@@ -27,7 +27,6 @@ use aitrace_core::content::{CaptureMode, ContentPolicy};
 use aitrace_core::setup::{Exporter, Protocol, Telemetry};
 use aitrace_examples::demo;
 use aitrace_http::{ClientConfig, ClientMiddleware, ServerLayer, UrlTemplate};
-use aitrace_llm::sse::SseParser;
 use aitrace_llm::{GenAiConfig, GenAiMiddleware};
 use aitrace_tool::agent::{self, AgentInfo};
 use aitrace_tool::tool::{ToolInvocation, ToolLayer};
@@ -36,7 +35,6 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
 use axum::{Json, Router};
 use common::receiver::Receiver;
-use futures_util::StreamExt;
 use prost::Message;
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{json, Value};
@@ -297,18 +295,7 @@ async fn run_agent(agent: &Agent, question: &str) -> Result<Value, BoxError> {
         .send()
         .await?
         .error_for_status()?;
-    let mut text = String::new();
-    let mut parser = SseParser::new(1 << 20);
-    let mut body = response.bytes_stream();
-    while let Some(chunk) = body.next().await {
-        parser.feed(&chunk?, |event| {
-            if let Ok(v) = serde_json::from_slice::<Value>(event.data) {
-                if let Some(delta) = v["choices"][0]["delta"]["content"].as_str() {
-                    text.push_str(delta);
-                }
-            }
-        });
-    }
+    let text = demo::agent::streamed_answer(response).await?;
     Ok(json!({ "answer": text }))
 }
 

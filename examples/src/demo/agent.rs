@@ -45,7 +45,8 @@ pub struct AgentConfig {
     pub content: ContentPolicy,
 }
 
-type Tools = BoxCloneSyncService<ToolInvocation, Value, TowerError>;
+/// The agent's tool executor, boxed.
+pub type Tools = BoxCloneSyncService<ToolInvocation, Value, TowerError>;
 
 struct AgentState {
     llm: ClientWithMiddleware,
@@ -64,7 +65,7 @@ pub async fn start(config: AgentConfig) -> Result<SocketAddr, BoxError> {
     let state = Arc::new(AgentState {
         llm,
         llm_base: config.llm_base.clone(),
-        tools: tools(&config),
+        tools: weather_tools(&config.weather_base, config.content.clone()),
     });
     let app = Router::new()
         .route("/ask", post(ask))
@@ -78,15 +79,16 @@ pub async fn start(config: AgentConfig) -> Result<SocketAddr, BoxError> {
     Ok(addr)
 }
 
-/// The tool executor: `get_weather` calls the weather service.
-fn tools(config: &AgentConfig) -> Tools {
+/// The tool executor: `get_weather` calls the weather service at `weather_base`
+/// through the HTTP client middleware, behind `ToolLayer` (content per `content`).
+pub fn weather_tools(weather_base: &str, content: ContentPolicy) -> Tools {
     let http = ClientBuilder::new(reqwest::Client::new())
         .with(ClientMiddleware::new())
         .build();
-    let base = config.weather_base.clone();
+    let base = weather_base.to_owned();
     let service = ServiceBuilder::new()
         .timeout(Duration::from_secs(10))
-        .layer(ToolLayer::new().with_content(config.content.clone()))
+        .layer(ToolLayer::new().with_content(content))
         .service_fn(move |call: ToolInvocation| {
             let http = http.clone();
             let base = base.clone();
@@ -193,6 +195,11 @@ async fn answer(state: &AgentState, question: &str) -> Result<String, BoxError> 
         .send()
         .await?
         .error_for_status()?;
+    streamed_answer(response).await
+}
+
+/// The text of a streamed chat completion: the content deltas of its SSE chunks.
+pub async fn streamed_answer(response: reqwest::Response) -> Result<String, BoxError> {
     let mut text = String::new();
     let mut parser = SseParser::new(1 << 20);
     let mut body = response.bytes_stream();
