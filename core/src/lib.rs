@@ -13,6 +13,7 @@
 //! - [`span`]: helpers to set attributes and statuses on `tracing` spans.
 //! - [`emit`]: [`OtelSpan`](emit::OtelSpan), the one way the adapters emit spans (and why).
 //! - [`logs`]: events as OpenTelemetry log records (structured attributes, trace ids).
+//! - [`propagation`]: trace context in and out of carriers (W3C when no propagator).
 //! - [`run`]: run totals (tokens, cost, calls) collected over agent runs.
 //! - [`url`]: URLs made safe to record.
 //! - `setup` (feature `setup`, on by default): one-call telemetry setup, OTLP or a local
@@ -42,6 +43,7 @@ pub mod events;
 #[cfg(feature = "insight")]
 pub mod insight;
 pub mod logs;
+pub mod propagation;
 pub mod run;
 #[cfg(feature = "setup")]
 pub mod setup;

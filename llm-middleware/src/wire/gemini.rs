@@ -32,6 +32,16 @@ struct GenerationConfig<'a> {
     frequency_penalty: Option<f64>,
     #[serde(borrow)]
     response_mime_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    thinking_config: Option<ThinkingConfig<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThinkingConfig<'a> {
+    #[serde(borrow)]
+    thinking_level: Option<Cow<'a, str>>,
+    thinking_budget: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -72,7 +82,12 @@ pub fn parse_request(
             frequency_penalty: g.frequency_penalty,
             presence_penalty: g.presence_penalty,
             choice_count: g.candidate_count,
-            dimensions: None,
+            reasoning_level: g.thinking_config.and_then(|t| {
+                t.thinking_level
+                    .map(Cow::into_owned)
+                    .or_else(|| t.thinking_budget.map(|b| b.to_string()))
+            }),
+            ..RequestParams::default()
         };
         info.output_type = match g.response_mime_type.as_deref() {
             Some("application/json") => Some("json".to_owned()),
@@ -82,6 +97,34 @@ pub fn parse_request(
     }
     if capture {
         let value: Value = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+        info.tool_definitions = value.get("tools").and_then(Value::as_array).map(|tools| {
+            let mut defs = Vec::new();
+            for tool in tools {
+                match tool
+                    .get("functionDeclarations")
+                    .or_else(|| tool.get("function_declarations"))
+                    .and_then(Value::as_array)
+                {
+                    Some(functions) => defs.extend(functions.iter().map(|f| {
+                        serde_json::json!({
+                            "type": "function",
+                            "name": f.get("name"),
+                            "description": f.get("description"),
+                            "parameters": f.get("parameters").or_else(|| f.get("parametersJsonSchema")),
+                        })
+                    })),
+                    // A built-in tool (`googleSearch`, `codeExecution`): named by its key.
+                    None => {
+                        if let Value::Object(o) = tool {
+                            for key in o.keys() {
+                                defs.push(serde_json::json!({"type": key, "name": key}));
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Array(defs)
+        });
         info.system_instructions = value
             .get("systemInstruction")
             .map(|s| Value::Array(parts_of(s.get("parts"))));
@@ -122,7 +165,7 @@ fn parts_of(parts: Option<&Value>) -> Vec<Value> {
                     if let Some(t) = p.get("text").and_then(Value::as_str) {
                         text_part(t)
                     } else if let Some(call) = p.get("functionCall") {
-                        serde_json::json!({"type": "tool_call", "name": call.get("name"), "arguments": call.get("args")})
+                        serde_json::json!({"type": "tool_call", "id": call.get("id"), "name": call.get("name"), "arguments": super::openai::tool_arguments(call.get("args"))})
                     } else if let Some(r) = p.get("functionResponse") {
                         serde_json::json!({"type": "tool_call_response", "name": r.get("name"), "response": r.get("response")})
                     } else {

@@ -207,8 +207,16 @@ pub trait StreamAccumulator: Send + Sync {
     fn info(&self) -> &ResponseInfo;
     /// An error the stream itself reported (`event: error`), as (type, message).
     fn stream_error(&self) -> Option<(String, String)>;
-    /// Whether the stream said it was complete (`[DONE]`, `message_stop`, ...).
+    /// Whether the stream said its answer is complete (`[DONE]`, `message_stop`,
+    /// `response.completed`, a finish reason for every choice): a caller that drops
+    /// the stream from here on ended it normally, and a stream that ends before this
+    /// is incomplete.
     fn completed(&self) -> bool;
+    /// Whether the stream's terminal event was seen: the call ends there, and
+    /// nothing after it counts. Formats with no terminal event (Gemini) never close.
+    fn closed(&self) -> bool {
+        false
+    }
     /// Takes the facts out, adding captured content gathered on the way.
     fn finish(&mut self) -> ResponseInfo;
 }
