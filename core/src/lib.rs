@@ -8,6 +8,8 @@
 //! - [`usage`]: token usage with the conventions' counting rules.
 //! - [`cost`]: an embedded, dated model price table and exact cost arithmetic.
 //! - [`content`]: the opt-in content capture policy, truncation and secret redaction.
+//! - [`context`]: session, user, tags, metadata and prompt put on every span in a scope.
+//! - [`evaluation`]: `gen_ai.evaluation.result` events for scored answers.
 //! - [`events`]: point-in-time events on the current span.
 //! - [`classify`]: how an error becomes `error.type` (shared by every layer).
 //! - [`span`]: helpers to set attributes and statuses on `tracing` spans.
@@ -36,9 +38,11 @@
 
 pub mod classify;
 pub mod content;
+pub mod context;
 pub mod conventions;
 pub mod cost;
 pub mod emit;
+pub mod evaluation;
 pub mod events;
 #[cfg(feature = "insight")]
 pub mod insight;

@@ -198,6 +198,15 @@ impl CallRecorder {
             attrs.push(KeyValue::new(c::SERVER_ADDRESS, host.clone()));
             attrs.push(KeyValue::new(c::SERVER_PORT, i64::from(*port)));
         }
+        // The prompt template of the scope the call is made in.
+        if let Some(scope) = aitrace_core::context::current() {
+            if let Some((name, version)) = scope.prompt() {
+                attrs.push(KeyValue::new(c::GEN_AI_PROMPT_NAME, name.to_owned()));
+                if let Some(v) = version {
+                    attrs.push(KeyValue::new(c::GEN_AI_PROMPT_VERSION, v.to_owned()));
+                }
+            }
+        }
         let attrs_for_details = if config.content.mode().on_events() && logs::is_installed() {
             attrs.clone()
         } else {

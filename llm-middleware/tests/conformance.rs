@@ -13,7 +13,7 @@ use aitrace_llm::{GenAiConfig, GenAiMiddleware};
 use common::{has, int, log_attr, string};
 use futures_util::StreamExt;
 use opentelemetry::logs::AnyValue;
-use opentelemetry::trace::{FutureExt as _, Status};
+use opentelemetry::trace::{FutureExt as _, Status, TraceContextExt};
 use opentelemetry::{Array, Key, KeyValue, Value};
 use opentelemetry_sdk::trace::SpanData;
 use reqwest_middleware::ClientWithMiddleware;
@@ -612,4 +612,80 @@ async fn the_provider_gets_the_call_spans_traceparent() {
     .instrument(root)
     .await;
     assert_eq!(server.last_traceparent(), "");
+}
+
+#[tokio::test]
+async fn scope_values_land_on_every_span_and_the_prompt_on_llm_calls() {
+    use aitrace_core::context;
+    use opentelemetry::trace::FutureExt as _;
+    let server = common::mock::start().await;
+    let (root, trace) = common::root("scope");
+    let cx = {
+        let _entered = root.enter();
+        context::scope()
+            .session_id("chat-42")
+            .user_id("user-7")
+            .tag("beta")
+            .metadata("plan", "pro")
+            .prompt("triage", Some("v3"))
+            .context()
+    };
+    post(
+        &client(GenAiConfig::default()),
+        &server.url("/v1/chat/completions"),
+        json!({"model":"gpt-4o-mini","messages":[]}),
+    )
+    .with_context(cx)
+    .await;
+    let s = common::span(trace, "chat gpt-4o-mini").await;
+    assert_eq!(string(&s, c::SESSION_ID), "chat-42");
+    assert_eq!(string(&s, c::USER_ID), "user-7");
+    assert_eq!(strings(&s, c::TAG_TAGS), ["beta"]);
+    assert_eq!(strings(&s, c::LANGFUSE_TRACE_TAGS), ["beta"]);
+    assert_eq!(string(&s, c::METADATA), r#"{"plan":"pro"}"#);
+    assert_eq!(string(&s, "langfuse.trace.metadata.plan"), "pro");
+    assert_eq!(string(&s, c::GEN_AI_PROMPT_NAME), "triage");
+    assert_eq!(string(&s, c::GEN_AI_PROMPT_VERSION), "v3");
+}
+
+#[tokio::test]
+async fn evaluation_results_are_log_records_on_the_evaluated_span() {
+    use aitrace_core::evaluation::{self, Evaluation};
+    let (root, trace) = common::root("evaluation");
+    let span_id = root.context().span().span_context().span_id();
+    {
+        let _entered = root.enter();
+        evaluation::record(
+            Evaluation::new("relevance")
+                .score(0.75)
+                .label("relevant")
+                .explanation("cites the key sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX")
+                .response_id("chatcmpl-1"),
+        );
+    }
+    let logs = common::logs(trace);
+    assert_eq!(logs.len(), 1, "{logs:#?}");
+    let e = &logs[0];
+    assert_eq!(e.record.event_name(), Some("gen_ai.evaluation.result"));
+    assert_eq!(e.record.trace_context().unwrap().span_id, span_id);
+    assert_eq!(
+        log_attr(e, c::GEN_AI_EVALUATION_NAME),
+        Some(&AnyValue::from("relevance"))
+    );
+    assert_eq!(
+        log_attr(e, c::GEN_AI_EVALUATION_SCORE_VALUE),
+        Some(&AnyValue::Double(0.75))
+    );
+    assert_eq!(
+        log_attr(e, c::GEN_AI_EVALUATION_SCORE_LABEL),
+        Some(&AnyValue::from("relevant"))
+    );
+    assert_eq!(
+        log_attr(e, c::GEN_AI_RESPONSE_ID),
+        Some(&AnyValue::from("chatcmpl-1"))
+    );
+    let Some(AnyValue::String(why)) = log_attr(e, c::GEN_AI_EVALUATION_EXPLANATION) else {
+        panic!("no explanation")
+    };
+    assert!(!why.as_str().contains("ABCDEFGHIJ"), "{why}");
 }

@@ -142,30 +142,26 @@ impl AgentInfo {
     /// The attributes set when the run's span starts.
     fn start_attributes(&self, conversation_id: Option<String>) -> Vec<KeyValue> {
         let mut attributes = Vec::with_capacity(8);
-        match self.kind {
-            Kind::Agent => {
-                attributes.push(KeyValue::new(
-                    c::GEN_AI_OPERATION_NAME,
-                    Operation::InvokeAgent.as_str(),
-                ));
-                attributes.push(KeyValue::new(c::GEN_AI_AGENT_NAME, self.name.clone()));
-                let optional = [
-                    (c::GEN_AI_AGENT_ID, &self.id),
-                    (c::GEN_AI_AGENT_DESCRIPTION, &self.description),
-                    (c::GEN_AI_AGENT_VERSION, &self.version),
-                ];
-                for (key, value) in optional {
-                    if let Some(value) = value {
-                        attributes.push(KeyValue::new(key, value.clone()));
-                    }
-                }
-            }
-            Kind::Workflow => {
-                attributes.push(KeyValue::new(
-                    c::GEN_AI_OPERATION_NAME,
-                    Operation::InvokeWorkflow.as_str(),
-                ));
-                attributes.push(KeyValue::new(c::GEN_AI_WORKFLOW_NAME, self.name.clone()));
+        // semantic-conventions-genai merged the workflow span into the internal
+        // invocation span: both carry `gen_ai.agent.*`, only the operation differs
+        // (`gen_ai.workflow.name` is kept for backends that still read it).
+        let operation = match self.kind {
+            Kind::Agent => Operation::InvokeAgent,
+            Kind::Workflow => Operation::InvokeWorkflow,
+        };
+        attributes.push(KeyValue::new(c::GEN_AI_OPERATION_NAME, operation.as_str()));
+        attributes.push(KeyValue::new(c::GEN_AI_AGENT_NAME, self.name.clone()));
+        if self.kind == Kind::Workflow {
+            attributes.push(KeyValue::new(c::GEN_AI_WORKFLOW_NAME, self.name.clone()));
+        }
+        let optional = [
+            (c::GEN_AI_AGENT_ID, &self.id),
+            (c::GEN_AI_AGENT_DESCRIPTION, &self.description),
+            (c::GEN_AI_AGENT_VERSION, &self.version),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                attributes.push(KeyValue::new(key, value.clone()));
             }
         }
         if let Some(provider) = &self.provider {
