@@ -246,7 +246,7 @@ pub fn extend_span_attributes(parent: &Context, attributes: &mut Vec<KeyValue>) 
         return;
     }
     let baggage = parent.baggage();
-    if baggage.len() == 0 {
+    if baggage.is_empty() {
         return;
     }
     for key in [c::SESSION_ID, c::USER_ID] {
