@@ -239,6 +239,9 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let (parts, body) = req.into_parts();
         let parent = crate::propagation::extract(&HeaderExtractor(&parts.headers));
+        let remote_parent = opentelemetry::trace::TraceContextExt::span(&parent)
+            .span_context()
+            .is_valid();
         let span = if aitrace_core::emit::is_active() && self.filter.is_traced(&parts) {
             start_span(&parent, &parts, &self.config)
         } else {
@@ -246,6 +249,13 @@ where
             OtelSpan::off(parent)
         };
         let cx = span.context();
+        // A request that arrives with no trace: this span is the trace's root, where
+        // the outermost agent run also puts its input and output.
+        let cx = if span.is_recording() && !remote_parent {
+            aitrace_core::run::TraceRoot::mark(&cx)
+        } else {
+            cx
+        };
         let req = Request::from_parts(parts, body);
         let inner = {
             let _attached = cx.clone().attach();

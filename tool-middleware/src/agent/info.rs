@@ -9,6 +9,7 @@ use opentelemetry::KeyValue;
 use super::OnRunEnd;
 use crate::guard::SpanGuard;
 use crate::{OPENINFERENCE_AGENT, OPENINFERENCE_CHAIN};
+use aitrace_core::content::ContentPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -42,6 +43,7 @@ pub struct AgentInfo {
     provider: Option<Provider>,
     remote: bool,
     openinference: bool,
+    content: ContentPolicy,
 }
 
 impl AgentInfo {
@@ -67,7 +69,16 @@ impl AgentInfo {
             provider: None,
             remote: false,
             openinference: false,
+            content: ContentPolicy::from_env(),
         }
+    }
+
+    /// The content policy for the run's input and output
+    /// ([`record_input`](super::record_input) / [`record_output`](super::record_output));
+    /// by default from `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`.
+    pub fn with_content(mut self, content: ContentPolicy) -> Self {
+        self.content = content;
+        self
     }
 
     /// Sets the agent's unique id (`gen_ai.agent.id`; agents only).
@@ -202,6 +213,7 @@ impl AgentInfo {
             kind,
             self.start_attributes(conversation_id),
         );
+        run.bind_span(span.context(), self.content.clone());
         let cx = run.in_context(&span.context());
         (SpanGuard::new(span, Some(run.clone()), on_end), cx, run)
     }
