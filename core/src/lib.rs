@@ -14,10 +14,12 @@
 //! - [`emit`]: [`OtelSpan`](emit::OtelSpan), the one way the adapters emit spans (and why).
 //! - [`run`]: run totals (tokens, cost, calls) collected over agent runs.
 //! - [`url`]: URLs made safe to record.
-//! - `setup` (feature `setup`, on by default): one-call telemetry setup, OTLP or a local
-//!   trace file, and the trace tree printer.
-//! - [`tracefile`] and [`insight`] (feature `insight`, implied by `setup`): read trace
-//!   files back; span trees with a waterfall, cost reports, Chrome trace export.
+//!
+//! No I/O, no exporters, no async runtime: this crate is what instrumentation (the
+//! `aitrace-llm`, `aitrace-tool` and `aitrace-http` adapters, and new ones) depends on.
+//! Applications add the `aitrace` crate instead, which installs the telemetry pipeline
+//! (`aitrace::init()`) and re-exports the layers; `aitrace-insight` reads trace files
+//! back.
 //!
 //! ```
 //! use aitrace_core::{conventions::Provider, cost::PriceTable, usage::Usage};
@@ -38,14 +40,8 @@ pub mod conventions;
 pub mod cost;
 pub mod emit;
 pub mod events;
-#[cfg(feature = "insight")]
-pub mod insight;
 pub mod run;
-#[cfg(feature = "setup")]
-pub mod setup;
 pub mod span;
-#[cfg(feature = "insight")]
-pub mod tracefile;
 pub mod url;
 pub mod usage;
 

@@ -30,8 +30,8 @@
 //! and `RUST_LOG` for the log layer (default `info`).
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), aitrace_core::setup::SetupError> {
-//! let _guard = aitrace_core::setup::init()?;
+//! # async fn run() -> Result<(), aitrace::SetupError> {
+//! let _guard = aitrace::init()?;
 //! tracing::info!("spans and logs now carry trace ids");
 //! # Ok(()) }
 //! ```
@@ -39,9 +39,9 @@
 //! A builder sets the same things from code (code wins over the environment):
 //!
 //! ```no_run
-//! use aitrace_core::setup::{Exporter, Telemetry};
+//! use aitrace::{Exporter, Telemetry};
 //!
-//! # async fn run() -> Result<(), aitrace_core::setup::SetupError> {
+//! # async fn run() -> Result<(), aitrace::SetupError> {
 //! let _guard = Telemetry::builder()
 //!     .service_name("my-agent")
 //!     .exporter(Exporter::File { dir: "traces".into() })
@@ -190,8 +190,8 @@ impl Default for Telemetry {
 /// Sets telemetry up from the environment. Same as `Telemetry::builder().init()`.
 ///
 /// ```no_run
-/// # fn main() -> Result<(), aitrace_core::setup::SetupError> {
-/// let guard = aitrace_core::setup::init()?;
+/// # fn main() -> Result<(), aitrace::SetupError> {
+/// let guard = aitrace::init()?;
 /// // ... run the application ...
 /// drop(guard); // flushes, and prints the tree when writing a local trace file
 /// # Ok(()) }
@@ -711,8 +711,8 @@ impl TelemetryGuard {
     /// shutdown (`None` when telemetry is off).
     ///
     /// ```no_run
-    /// # fn main() -> Result<(), aitrace_core::setup::SetupError> {
-    /// let guard = aitrace_core::setup::init()?;
+    /// # fn main() -> Result<(), aitrace::SetupError> {
+    /// let guard = aitrace::init()?;
     /// let monitor = guard.export_monitor();
     /// // ... run ...
     /// guard.shutdown();
@@ -816,9 +816,9 @@ impl Drop for TelemetryGuard {
         };
         shutdown(&inner);
         if let (true, Some(path)) = (inner.print_tree, &inner.trace_file) {
-            match crate::tracefile::read_file(path) {
+            match aitrace_insight::tracefile::read_file(path) {
                 Ok(spans) => {
-                    println!("{}", crate::tracefile::render_tree(&spans));
+                    println!("{}", aitrace_insight::tree::render_spans(&spans));
                     println!("trace file: {}", path.display());
                 }
                 Err(e) => eprintln!("aitrace: cannot read back {}: {e}", path.display()),

@@ -2,7 +2,7 @@
 //!
 //! Each line is one `ExportTraceServiceRequest` (or `ExportMetricsServiceRequest`) in
 //! the OTLP JSON encoding, written with `opentelemetry-proto`'s serde support, so any
-//! OTLP tool can read the file and [`crate::tracefile`] reads it back.
+//! OTLP tool can read the file and `aitrace_insight::tracefile` reads it back.
 
 use std::fmt;
 use std::fs::{File, OpenOptions};
@@ -27,7 +27,7 @@ use super::SetupError;
 /// Writes spans as OTLP/JSON lines to a file.
 ///
 /// ```
-/// use aitrace_core::setup::FileSpanExporter;
+/// use aitrace::FileSpanExporter;
 ///
 /// let dir = std::env::temp_dir().join("aitrace-doc-file-exporter");
 /// let exporter = FileSpanExporter::create_in(&dir, "my-service").unwrap();
