@@ -12,6 +12,7 @@
 //! - [`classify`]: how an error becomes `error.type` (shared by every layer).
 //! - [`span`]: helpers to set attributes and statuses on `tracing` spans.
 //! - [`emit`]: [`OtelSpan`](emit::OtelSpan), the one way the adapters emit spans (and why).
+//! - [`logs`]: events as OpenTelemetry log records (structured attributes, trace ids).
 //! - [`run`]: run totals (tokens, cost, calls) collected over agent runs.
 //! - [`url`]: URLs made safe to record.
 //!
@@ -40,6 +41,7 @@ pub mod conventions;
 pub mod cost;
 pub mod emit;
 pub mod events;
+pub mod logs;
 pub mod run;
 pub mod span;
 pub mod url;
