@@ -15,6 +15,8 @@
 //! - [`logs`]: events as OpenTelemetry log records (structured attributes, trace ids).
 //! - [`run`]: run totals (tokens, cost, calls) collected over agent runs.
 //! - [`url`]: URLs made safe to record.
+//! - [`openinference`]: the process-wide switch for OpenInference attributes.
+//! - [`sampling`]: force-sampling marks for what must be recorded whatever the ratio.
 //!
 //! No I/O, no exporters, no async runtime: this crate is what instrumentation (the
 //! `aitrace-llm`, `aitrace-tool` and `aitrace-http` adapters, and new ones) depends on.
@@ -42,7 +44,9 @@ pub mod cost;
 pub mod emit;
 pub mod events;
 pub mod logs;
+pub mod openinference;
 pub mod run;
+pub mod sampling;
 pub mod span;
 pub mod url;
 pub mod usage;

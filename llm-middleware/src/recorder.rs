@@ -124,7 +124,7 @@ fn request_attributes(
     if let Some(t) = &info.output_type {
         attrs.push(KeyValue::new(c::GEN_AI_OUTPUT_TYPE, t.clone()));
     }
-    if config.openinference {
+    if config.openinference() {
         attrs.push(KeyValue::new(
             c::OPENINFERENCE_SPAN_KIND,
             c::OPENINFERENCE_KIND_LLM,
@@ -333,7 +333,7 @@ impl CallRecorder {
             match usage {
                 Some(u) => {
                     attrs.extend(u.attributes(self.config.names));
-                    if self.config.openinference {
+                    if self.config.openinference() {
                         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
                         attrs.push(KeyValue::new(c::LLM_TOKEN_COUNT_PROMPT, n(u.input_tokens)));
                         attrs.push(KeyValue::new(
