@@ -166,7 +166,7 @@ fn request_attributes(
             tier.to_owned(),
         ));
     }
-    if config.openinference {
+    if config.openinference() {
         attrs.push(KeyValue::new(
             c::OPENINFERENCE_SPAN_KIND,
             c::OPENINFERENCE_KIND_LLM,
@@ -404,7 +404,7 @@ impl CallRecorder {
                         });
                     }
                     attrs.extend(usage_attrs);
-                    if self.config.openinference {
+                    if self.config.openinference() {
                         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
                         attrs.push(KeyValue::new(c::LLM_TOKEN_COUNT_PROMPT, n(u.input_tokens)));
                         attrs.push(KeyValue::new(

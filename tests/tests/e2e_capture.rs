@@ -3,8 +3,8 @@
 
 mod common;
 
-use aitrace_core::content::{CaptureMode, ContentPolicy};
-use aitrace_core::setup::Protocol;
+use aitrace::core::content::{CaptureMode, ContentPolicy};
+use aitrace::Protocol;
 
 const PLANTED: &str = "sk-proj-PLANTEDsecretKEY0123456789abcdef";
 

@@ -13,12 +13,12 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aitrace_core::content::ContentPolicy;
-use aitrace_http::{ClientMiddleware, ServerLayer, UrlTemplate};
-use aitrace_llm::sse::SseParser;
-use aitrace_llm::{GenAiConfig, GenAiMiddleware};
-use aitrace_tool::agent::{self, AgentInfo};
-use aitrace_tool::tool::{ToolInvocation, ToolLayer};
+use aitrace::core::content::ContentPolicy;
+use aitrace::http::{ClientMiddleware, ServerLayer, UrlTemplate};
+use aitrace::llm::sse::SseParser;
+use aitrace::llm::{GenAiConfig, GenAiMiddleware};
+use aitrace::tool::agent::{self, AgentInfo};
+use aitrace::tool::tool::{ToolInvocation, ToolLayer};
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::routing::post;

@@ -42,7 +42,8 @@ pub struct AgentInfo {
     conversation_id: Option<String>,
     provider: Option<Provider>,
     remote: bool,
-    openinference: bool,
+    /// `None`: the process-wide switch ([`aitrace_core::openinference`]).
+    openinference: Option<bool>,
     content: ContentPolicy,
 }
 
@@ -68,7 +69,7 @@ impl AgentInfo {
             conversation_id: None,
             provider: None,
             remote: false,
-            openinference: false,
+            openinference: None,
             content: ContentPolicy::from_env(),
         }
     }
@@ -121,9 +122,10 @@ impl AgentInfo {
     }
 
     /// Also emits `openinference.span.kind` (`AGENT`, or `CHAIN` for a workflow), so
-    /// Arize Phoenix renders the run as an agent.
+    /// OpenInference tools render the run as an agent. Without this call, the
+    /// process-wide switch decides ([`aitrace_core::openinference`]).
     pub fn with_openinference(mut self, on: bool) -> Self {
-        self.openinference = on;
+        self.openinference = Some(on);
         self
     }
 
@@ -184,7 +186,10 @@ impl AgentInfo {
         if let Some(id) = conversation_id {
             attributes.push(KeyValue::new(c::GEN_AI_CONVERSATION_ID, id));
         }
-        if self.openinference {
+        if self
+            .openinference
+            .unwrap_or_else(aitrace_core::openinference::enabled)
+        {
             let kind = match self.kind {
                 Kind::Agent => OPENINFERENCE_AGENT,
                 Kind::Workflow => OPENINFERENCE_CHAIN,
