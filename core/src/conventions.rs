@@ -614,6 +614,46 @@ impl NameSet {
     }
 }
 
+// ---------------------------------------------------------------------------------
+// MCP (Model Context Protocol), per semantic-conventions-genai model/mcp
+// ---------------------------------------------------------------------------------
+
+/// The MCP method of a request or notification (`tools/call`, `initialize`, ...).
+pub const MCP_METHOD_NAME: &str = "mcp.method.name";
+/// The MCP session id (the `Mcp-Session-Id` header of streamable HTTP).
+pub const MCP_SESSION_ID: &str = "mcp.session.id";
+/// The negotiated MCP protocol version (e.g. `2025-06-18`).
+pub const MCP_PROTOCOL_VERSION: &str = "mcp.protocol.version";
+/// The URI of the resource a `resources/*` request is about.
+pub const MCP_RESOURCE_URI: &str = "mcp.resource.uri";
+/// The JSON-RPC request id, as a string.
+pub const JSONRPC_REQUEST_ID: &str = "jsonrpc.request.id";
+/// The JSON-RPC error code of a response, as a string.
+pub const RPC_RESPONSE_STATUS_CODE: &str = "rpc.response.status_code";
+/// The transport: `pipe` for stdio, `tcp` for HTTP.
+pub const NETWORK_TRANSPORT: &str = "network.transport";
+/// The application protocol under MCP (`http`).
+pub const NETWORK_PROTOCOL_NAME: &str = "network.protocol.name";
+/// `error.type` of a `tools/call` whose result has `isError: true`.
+pub const ERROR_TYPE_TOOL_ERROR: &str = "tool_error";
+/// Histogram of MCP request durations seen by the client, in seconds.
+pub const METRIC_MCP_CLIENT_OPERATION_DURATION: &str = "mcp.client.operation.duration";
+/// Histogram of MCP request durations seen by the server, in seconds.
+pub const METRIC_MCP_SERVER_OPERATION_DURATION: &str = "mcp.server.operation.duration";
+/// Histogram of MCP session durations seen by the client, in seconds.
+pub const METRIC_MCP_CLIENT_SESSION_DURATION: &str = "mcp.client.session.duration";
+/// Histogram of MCP session durations seen by the server, in seconds.
+pub const METRIC_MCP_SERVER_SESSION_DURATION: &str = "mcp.server.session.duration";
+
+/// The name of an MCP span: `{mcp.method.name} {target}` (the tool, prompt or
+/// resource the request is about), or the method alone.
+pub fn mcp_span_name(method: &str, target: Option<&str>) -> String {
+    match target {
+        Some(target) if !target.is_empty() => format!("{method} {target}"),
+        _ => method.to_owned(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

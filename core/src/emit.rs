@@ -266,6 +266,16 @@ impl OtelSpan {
         );
     }
 
+    /// Links this span to another span context (e.g. the transport's HTTP request
+    /// when the parent came from the message itself).
+    pub fn add_link(&self, span_context: opentelemetry::trace::SpanContext) {
+        match &self.state {
+            State::Otel(cx) => cx.span().add_link(span_context, Vec::new()),
+            State::Tracing(ts, _) => ts.add_link(span_context),
+            State::Off(_) => {}
+        }
+    }
+
     /// Renames the span (e.g. once the route or model is known).
     pub fn update_name(&self, name: impl Into<Cow<'static, str>>) {
         match &self.state {
@@ -274,6 +284,19 @@ impl OtelSpan {
                 ts.record("otel.name", name.into().as_ref());
             }
             State::Off(_) => {}
+        }
+    }
+
+    /// A cloneable handle that sets attributes and the status on this span from
+    /// elsewhere (e.g. an adapter that finds the span through a context marker, see
+    /// [`tool_call`](crate::tool_call)). It does not end the span.
+    pub fn handle(&self) -> SpanHandle {
+        SpanHandle {
+            state: match &self.state {
+                State::Otel(cx) => HandleState::Otel(cx.clone()),
+                State::Tracing(ts, _) => HandleState::Tracing(ts.clone()),
+                State::Off(_) => HandleState::Off,
+            },
         }
     }
 
@@ -288,6 +311,65 @@ impl Drop for OtelSpan {
         // Context clones may outlive us (attached in spawned tasks): end explicitly.
         if let State::Otel(cx) = &self.state {
             cx.span().end();
+        }
+    }
+}
+
+/// A cloneable handle on an [`OtelSpan`] ([`OtelSpan::handle`]): sets attributes and
+/// the status while the span lives; does nothing once it has ended.
+#[derive(Debug, Clone)]
+pub struct SpanHandle {
+    state: HandleState,
+}
+
+#[derive(Debug, Clone)]
+enum HandleState {
+    Otel(Context),
+    Tracing(tracing::Span),
+    Off,
+}
+
+impl SpanHandle {
+    /// Whether anything set through this handle is recorded.
+    pub fn is_recording(&self) -> bool {
+        match &self.state {
+            HandleState::Otel(cx) => cx.span().is_recording(),
+            HandleState::Tracing(_) => true,
+            HandleState::Off => false,
+        }
+    }
+
+    /// Sets several attributes.
+    pub fn set_attributes(&self, attributes: impl IntoIterator<Item = KeyValue>) {
+        match &self.state {
+            HandleState::Otel(cx) => cx.span().set_attributes(attributes),
+            HandleState::Tracing(ts) => {
+                for kv in attributes {
+                    ts.set_attribute(kv.key, kv.value);
+                }
+            }
+            HandleState::Off => {}
+        }
+    }
+
+    /// Marks the span failed: `error.type` plus an error status with `description`.
+    pub fn set_error(
+        &self,
+        error_type: impl Into<opentelemetry::Value>,
+        description: impl Into<Cow<'static, str>>,
+    ) {
+        let kv = KeyValue::new(conventions::ERROR_TYPE, error_type);
+        let status = Status::error(description);
+        match &self.state {
+            HandleState::Otel(cx) => {
+                cx.span().set_attribute(kv);
+                cx.span().set_status(status);
+            }
+            HandleState::Tracing(ts) => {
+                ts.set_attribute(kv.key, kv.value);
+                ts.set_status(status);
+            }
+            HandleState::Off => {}
         }
     }
 }

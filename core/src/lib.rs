@@ -20,6 +20,8 @@
 //! - [`url`]: URLs made safe to record.
 //! - [`openinference`]: the process-wide switch for OpenInference attributes.
 //! - [`sampling`]: force-sampling marks for what must be recorded whatever the ratio.
+//! - [`tool_call`]: the mark of the current `execute_tool` span, for adapters that
+//!   carry the same call out (MCP).
 //!
 //! No I/O, no exporters, no async runtime: this crate is what instrumentation (the
 //! `aitrace-llm`, `aitrace-tool` and `aitrace-http` adapters, and new ones) depends on.
@@ -54,6 +56,7 @@ pub mod propagation;
 pub mod run;
 pub mod sampling;
 pub mod span;
+pub mod tool_call;
 pub mod url;
 pub mod usage;
 

@@ -8,6 +8,7 @@ use aitrace_core::content::ContentPolicy;
 use aitrace_core::conventions::{self as c, Operation};
 use aitrace_core::emit::OtelSpan;
 use aitrace_core::run::Run;
+use aitrace_core::tool_call::ToolCallSpan;
 use opentelemetry::trace::{FutureExt as _, SpanKind};
 use opentelemetry::KeyValue;
 use tower_layer::Layer;
@@ -218,7 +219,8 @@ where
             run.record_tool_call();
         }
         let span = self.start_span(&request);
-        let cx = span.context();
+        // Marked, so an MCP client carrying this call out enriches this span.
+        let cx = ToolCallSpan::mark(span.context(), request.tool_name(), &span);
         let mut guard = SpanGuard::new(span, None, ());
         // The inner `call` runs under our context too: services that start work (or
         // spans) in `call` itself see the tool span as their parent.
