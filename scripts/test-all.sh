@@ -6,6 +6,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/phoenix.sh install
+# The Python MCP SDK peers of the MCP interop tests (tests/tests/mcp_interop.rs).
+bash scripts/mcp-python.sh install
+export AITRACE_REQUIRE_MCP_PYTHON=1
 # Set before starting, so a Phoenix that fails to become ready is stopped too.
 trap 'bash scripts/phoenix.sh stop' EXIT
 bash scripts/phoenix.sh start
