@@ -38,6 +38,7 @@
 //! | `async-openai` | `llm::async_openai::OpenAiHttpService` for async-openai 0.43 |
 //! | `tool` (default) | [`tool`]: `ToolLayer`, `AgentLayer`, `agent::run`, `BudgetLayer` |
 //! | `http` (default) | [`http`]: `ServerLayer`, `ClientLayer`, propagation |
+//! | `mcp` | [`mcp`]: `TracedPeer` and `TracedServer` for rmcp 3.11 MCP clients and servers |
 //! | `axum`, `hyper-util` | server spans named by axum's `MatchedPath`; hyper-util client errors |
 //! | `tls` (default) = `tls-aws-lc`, or `tls-ring` | `https://` collectors (see below) |
 //!
@@ -74,6 +75,9 @@ pub use aitrace_insight as insight;
 /// GenAI spans for LLM calls (`aitrace-llm`).
 #[cfg(feature = "llm")]
 pub use aitrace_llm as llm;
+/// MCP client and server spans, trace context in `params._meta` (`aitrace-mcp`).
+#[cfg(feature = "mcp")]
+pub use aitrace_mcp as mcp;
 /// Tool-call and agent-run spans (`aitrace-tool`).
 #[cfg(feature = "tool")]
 pub use aitrace_tool as tool;

@@ -55,3 +55,8 @@ mod server;
 
 pub use client::TracedPeer;
 pub use server::TracedServer;
+
+// The README's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;

@@ -11,6 +11,8 @@ use aitrace_examples::demo::llm;
 use aitrace_mcp::{TracedPeer, TracedServer};
 use opentelemetry::trace::{SpanId, SpanKind, Status, TraceContextExt, TraceId};
 use opentelemetry::{Context, Value};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use rmcp::model::{
     CallToolRequestParams, CallToolResponse, CallToolResult, ContentBlock, JsonObject,
@@ -26,17 +28,36 @@ use rmcp::{ErrorData, RoleClient, RoleServer, ServerHandler, ServiceExt};
 use serde_json::json;
 use tower::{service_fn, Layer, Service};
 
-fn exporter() -> &'static InMemorySpanExporter {
-    static EXPORTER: OnceLock<InMemorySpanExporter> = OnceLock::new();
-    EXPORTER.get_or_init(|| {
-        let exporter = InMemorySpanExporter::default();
+struct Telemetry {
+    spans: InMemorySpanExporter,
+    metrics: InMemoryMetricExporter,
+    meters: SdkMeterProvider,
+}
+
+fn telemetry() -> &'static Telemetry {
+    static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
+    TELEMETRY.get_or_init(|| {
+        let spans = InMemorySpanExporter::default();
         let provider = SdkTracerProvider::builder()
-            .with_simple_exporter(exporter.clone())
+            .with_simple_exporter(spans.clone())
             .build();
         opentelemetry::global::set_tracer_provider(provider);
+        let metrics = InMemoryMetricExporter::default();
+        let meters = SdkMeterProvider::builder()
+            .with_reader(PeriodicReader::builder(metrics.clone()).build())
+            .build();
+        opentelemetry::global::set_meter_provider(meters.clone());
         let _ = tracing::subscriber::set_global_default(tracing_subscriber::registry());
-        exporter
+        Telemetry {
+            spans,
+            metrics,
+            meters,
+        }
     })
+}
+
+fn exporter() -> &'static InMemorySpanExporter {
+    &telemetry().spans
 }
 
 fn spans_of(trace: TraceId) -> Vec<SpanData> {
@@ -83,6 +104,8 @@ struct Weather {
 
 impl Weather {
     async fn new() -> Weather {
+        // Installed before the first request records anything.
+        telemetry();
         let addr = llm::start().await.expect("llm");
         Weather {
             llm: reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
@@ -407,4 +430,93 @@ async fn other_methods_are_traced() {
     let server = one(&spans, "tools/list", SpanKind::Server);
     assert_eq!(server.parent_span_id, client.span_context.span_id());
     let _ = Context::current();
+}
+
+/// The `count` of `metric` points whose attributes include every `(key, value)`.
+fn histogram_count(metric: &str, with: &[(&str, &str)]) -> u64 {
+    let t = telemetry();
+    t.meters.force_flush().expect("flush");
+    let mut count = 0;
+    for rm in t.metrics.get_finished_metrics().expect("metrics") {
+        for m in rm.scope_metrics().flat_map(|s| s.metrics()) {
+            if m.name() != metric {
+                continue;
+            }
+            let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data() else {
+                panic!("{metric} is an f64 histogram");
+            };
+            for point in h.data_points() {
+                let matches = with.iter().all(|(k, v)| {
+                    point
+                        .attributes()
+                        .any(|kv| kv.key.as_str() == *k && kv.value.as_str() == *v)
+                });
+                if matches {
+                    count = count.max(point.count());
+                }
+            }
+        }
+    }
+    count
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn operation_durations_are_measured_on_both_sides() {
+    let (_client, mcp) = over_pipe(Weather::new().await).await;
+    let (_, _, _) = in_agent(async {
+        let _ = mcp.call_tool(CallToolRequestParams::new("broken")).await;
+        let _ = mcp.call_tool(CallToolRequestParams::new("explode")).await;
+    })
+    .await;
+    for metric in [
+        "mcp.client.operation.duration",
+        "mcp.server.operation.duration",
+    ] {
+        let tool_error = [
+            ("mcp.method.name", "tools/call"),
+            ("gen_ai.tool.name", "broken"),
+            ("error.type", "tool_error"),
+            ("network.transport", "pipe"),
+        ];
+        assert!(
+            histogram_count(metric, &tool_error) >= 1,
+            "{metric} {tool_error:?}"
+        );
+        let rpc_error = [
+            ("gen_ai.tool.name", "explode"),
+            ("error.type", "-32603"),
+            ("rpc.response.status_code", "-32603"),
+        ];
+        assert!(
+            histogram_count(metric, &rpc_error) >= 1,
+            "{metric} {rpc_error:?}"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn arguments_and_results_are_captured_on_request() {
+    use aitrace::core::content::{CaptureMode, ContentPolicy};
+    let policy = || ContentPolicy::from_env().with_mode(CaptureMode::SpanOnly);
+    let handler = Weather::new().await;
+    let (server_io, client_io) = tokio::io::duplex(1 << 16);
+    let server_policy = policy();
+    tokio::spawn(async move {
+        let server = TracedServer::new(handler)
+            .with_content_policy(server_policy)
+            .serve(server_io)
+            .await
+            .expect("serve");
+        let _ = server.waiting().await;
+    });
+    let client = ().serve(client_io).await.expect("client");
+    let mcp = TracedPeer::stdio(&client).with_content_policy(policy());
+    let (trace, _, result) = in_agent(mcp.call_tool(weather_call())).await;
+    result.expect("call");
+    let spans = spans_of(trace);
+    for kind in [SpanKind::Client, SpanKind::Server] {
+        let span = one(&spans, "tools/call get_weather", kind);
+        assert!(text(span, "gen_ai.tool.call.arguments").contains("Paris"));
+        assert!(text(span, "gen_ai.tool.call.result").contains("sunny"));
+    }
 }
