@@ -278,17 +278,26 @@ pub fn parse_response(body: &[u8], capture: bool) -> Result<ResponseInfo, Extrac
 #[derive(Debug)]
 pub struct StreamState {
     info: ResponseInfo,
+    /// Text deltas, merged and bounded.
+    text: super::BoundedText,
+    /// Other parts (function calls, ...), bounded in number.
     parts: Vec<Value>,
+    limit: usize,
     capture: bool,
     error: Option<(String, String)>,
 }
+
+/// Non-text parts kept from a stream.
+const MAX_STREAM_PARTS: usize = 64;
 
 impl StreamState {
     /// A new accumulator.
     pub fn new(capture: bool) -> StreamState {
         StreamState {
             info: ResponseInfo::default(),
+            text: super::BoundedText::default(),
             parts: Vec::new(),
+            limit: super::DEFAULT_CAPTURE_LIMIT,
             capture,
             error: None,
         }
@@ -303,7 +312,28 @@ impl StreamAccumulator for StreamState {
         }
         let r: Response =
             serde_json::from_slice(event.data).map_err(|e| malformed("stream event", e))?;
-        r.fold(&mut self.info, self.capture.then_some(&mut self.parts))
+        if !self.capture {
+            return r.fold(&mut self.info, None);
+        }
+        let mut parts = Vec::new();
+        r.fold(&mut self.info, Some(&mut parts))?;
+        for part in parts {
+            match part.get("type").and_then(Value::as_str) {
+                Some("text") => self.text.push(
+                    part.get("content")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    self.limit,
+                ),
+                _ if self.parts.len() < MAX_STREAM_PARTS => self.parts.push(part),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn set_capture_limit(&mut self, bytes: usize) {
+        self.limit = bytes;
     }
 
     fn info(&self) -> &ResponseInfo {
@@ -322,7 +352,9 @@ impl StreamAccumulator for StreamState {
     fn finish(&mut self) -> ResponseInfo {
         let mut info = std::mem::take(&mut self.info);
         if self.capture {
-            let mut m = message("assistant", std::mem::take(&mut self.parts));
+            let mut parts = vec![text_part(&self.text.text())];
+            parts.append(&mut self.parts);
+            let mut m = message("assistant", parts);
             m["finish_reason"] = info.finish_reasons.first().cloned().into();
             info.output_messages = Some(Value::Array(vec![m]));
         }
