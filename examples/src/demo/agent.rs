@@ -3,7 +3,7 @@
 //!
 //! Every layer of AITrace is here once:
 //! - aitrace-http's `ServerLayer` on the endpoint (SERVER span, incoming context);
-//! - aitrace-tool's `agent::try_run` around the agent (`invoke_agent`, run totals);
+//! - aitrace-tool's `agent::run` around the agent (`invoke_agent`, run totals);
 //! - aitrace-llm's `GenAiMiddleware` then aitrace-http's `ClientMiddleware` on the
 //!   LLM client (a `chat` span with tokens and cost, an HTTP CLIENT span under it);
 //! - aitrace-tool's `ToolLayer` on the tool executor (`execute_tool`), whose HTTP call
@@ -137,7 +137,7 @@ async fn ask(
     if let Some(session) = ask.session {
         info = info.with_conversation_id(session);
     }
-    let (answer, totals) = agent::try_run(info, answer(&state, &ask.question)).await;
+    let (answer, totals) = agent::run(info, answer(&state, &ask.question)).await;
     match answer {
         Ok(answer) => Ok(Json(AgentAnswer::new(answer, trace_id, &totals))),
         Err(e) => Err((StatusCode::BAD_GATEWAY, e.to_string())),
