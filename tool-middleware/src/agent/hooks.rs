@@ -114,7 +114,7 @@ where
 /// ```
 #[diagnostic::on_unimplemented(
     message = "`{Self}` is not a run output that `agent::run` knows",
-    note = "add `impl aitrace_tool::agent::RunOutput for {Self} {}` (never a failure), return a `Result`, or use `agent::run_plain`"
+    note = "add `impl aitrace_tool::agent::RunOutput for {Self} {{}}` (never a failure), return a `Result`, or use `agent::run_plain`"
 )]
 pub trait RunOutput {
     /// `Some((error.type, message))` when this output is a failure (default: never).
