@@ -342,6 +342,7 @@ impl Telemetry {
         if disabled {
             return Ok(TelemetryGuard::disabled());
         }
+        install_crypto_provider();
         let resource = self.resource();
         let exporter = self.resolve_exporter()?;
         let runtime = match exporter {
@@ -563,6 +564,16 @@ impl Telemetry {
             endpoint: None,
             protocol,
         })
+    }
+}
+
+/// With `tls-ring` alone, reqwest (built without a provider of its own) and tonic use
+/// the process-wide rustls provider: ring, unless the application installed one first.
+fn install_crypto_provider() {
+    #[cfg(all(feature = "tls-ring", not(feature = "tls-aws-lc")))]
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Lost a race with another installer: theirs is used, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 
