@@ -20,6 +20,7 @@ use rmcp::model::{
     Tool,
 };
 use rmcp::service::{RequestContext, RunningService};
+use rmcp::transport::streamable_http_client::StreamableHttpClientTransportConfig;
 use rmcp::transport::streamable_http_server::session::local::LocalSessionManager;
 use rmcp::transport::{
     StreamableHttpClientTransport, StreamableHttpServerConfig, StreamableHttpService,
@@ -185,6 +186,11 @@ async fn over_pipe(handler: Weather) -> (Client, TracedPeer) {
 
 /// A traced server behind streamable HTTP, and a client.
 async fn over_http(handler: Weather) -> (Client, TracedPeer, u16) {
+    over_http_with(handler, reqwest::Client::new()).await
+}
+
+/// The same, the client sending through `http` (e.g. with extra headers).
+async fn over_http_with(handler: Weather, http: reqwest::Client) -> (Client, TracedPeer, u16) {
     let service = StreamableHttpService::new(
         move || Ok(TracedServer::new(handler.clone())),
         LocalSessionManager::default().into(),
@@ -197,10 +203,11 @@ async fn over_http(handler: Weather) -> (Client, TracedPeer, u16) {
         let _ = axum::serve(listener, app).await;
     });
     let url = format!("http://127.0.0.1:{port}/mcp");
-    let client =
-        ().serve(StreamableHttpClientTransport::from_uri(url.clone()))
-            .await
-            .expect("client");
+    let transport = StreamableHttpClientTransport::with_client(
+        http,
+        StreamableHttpClientTransportConfig::with_uri(url.clone()),
+    );
+    let client = ().serve(transport).await.expect("client");
     let traced = TracedPeer::http(&client, &url);
     (client, traced, port)
 }
@@ -519,4 +526,47 @@ async fn arguments_and_results_are_captured_on_request() {
         assert!(text(span, "gen_ai.tool.call.arguments").contains("Paris"));
         assert!(text(span, "gen_ai.tool.call.result").contains("sunny"));
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_http_context_is_the_fallback_parent_or_a_link() {
+    const TRACE: &str = "11111111111111111111111111111111";
+    const SPAN: &str = "2222222222222222";
+    let mut headers = reqwest::header::HeaderMap::new();
+    headers.insert(
+        "traceparent",
+        format!("00-{TRACE}-{SPAN}-01").parse().unwrap(),
+    );
+    let http = reqwest::Client::builder()
+        .default_headers(headers)
+        .build()
+        .unwrap();
+    let (client, mcp, _) = over_http_with(Weather::new().await, http).await;
+
+    // `_meta` carries our client span: it is the parent, the HTTP context a link.
+    let (trace, _, result) = in_agent(mcp.call_tool(weather_call())).await;
+    result.expect("call");
+    let spans = spans_of(trace);
+    let server = one(&spans, "tools/call get_weather", SpanKind::Server);
+    let client_span = one(&spans, "tools/call get_weather", SpanKind::Client);
+    assert_eq!(server.parent_span_id, client_span.span_context.span_id());
+    let links: Vec<_> = server
+        .links
+        .iter()
+        .map(|l| l.span_context.clone())
+        .collect();
+    assert_eq!(links.len(), 1, "{links:?}");
+    assert_eq!(links[0].trace_id().to_string(), TRACE);
+    assert_eq!(links[0].span_id().to_string(), SPAN);
+
+    // An untraced client: the HTTP context is the parent.
+    let _ = client
+        .peer()
+        .call_tool(CallToolRequestParams::new("headers_only"))
+        .await;
+    let server =
+        wait_for(|s| s.name == "tools/call headers_only" && s.span_kind == SpanKind::Server).await;
+    assert_eq!(server.span_context.trace_id().to_string(), TRACE);
+    assert_eq!(server.parent_span_id.to_string(), SPAN);
+    assert!(server.parent_span_is_remote);
 }
