@@ -11,4 +11,9 @@
 //! over gRPC and HTTP, against a local receiver in `tests/common/receiver.rs`),
 //! `secrets` (planted keys and tokens never reach the trace file or an OTLP receiver)
 //! and `span_balance` (every span started is ended, on cancel, timeout and panic).
+//!
+//! `mcp_interop` (its own `harness = false` binary) runs MCP end to end against that
+//! receiver: a traced rmcp client and server over stdio (a child process), and the
+//! official Python MCP SDK (openinference-instrumentation-mcp) as client and as server;
+//! the Python peers come from `scripts/mcp-python.sh install`.
 #![forbid(unsafe_code)]
