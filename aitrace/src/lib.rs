@@ -60,7 +60,7 @@ mod pipeline;
 
 pub use pipeline::{
     init, ExportMonitor, ExportStats, Exporter, FileMetricExporter, FileSpanExporter, Protocol,
-    SetupError, Telemetry, TelemetryGuard,
+    Rotation, SetupError, Telemetry, TelemetryGuard,
 };
 
 /// The shared ground of the instrumentation (`aitrace-core`): conventions, usage,

@@ -75,7 +75,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-pub use file::{FileLogExporter, FileMetricExporter, FileSpanExporter};
+pub use file::{FileLogExporter, FileMetricExporter, FileSpanExporter, Rotation};
 use queue::{Counters, CountingExporter, CountingProcessor};
 pub use queue::{ExportMonitor, ExportStats};
 use sampler::ForceSampler;
@@ -172,6 +172,8 @@ pub struct Telemetry {
     logs: Option<bool>,
     openinference: Option<bool>,
     disabled: Option<bool>,
+    strict_trace_dir: Option<bool>,
+    rotation: Option<Rotation>,
 }
 
 impl Default for Telemetry {
@@ -193,6 +195,8 @@ impl Default for Telemetry {
             logs: None,
             openinference: None,
             disabled: None,
+            strict_trace_dir: None,
+            rotation: None,
         }
     }
 }
@@ -327,6 +331,22 @@ impl Telemetry {
         self
     }
 
+    /// Whether a trace directory that cannot be written fails [`init`](Telemetry::init)
+    /// (else `AITRACE_TRACE_DIR_STRICT`; default off: telemetry never stops an
+    /// application from starting, so the files go to a directory under the system's
+    /// temporary directory instead, with one warning on stderr).
+    pub fn strict_trace_dir(mut self, strict: bool) -> Self {
+        self.strict_trace_dir = Some(strict);
+        self
+    }
+
+    /// Rotation of the local files by size (else `AITRACE_TRACE_FILE_MAX_BYTES` and
+    /// `AITRACE_TRACE_FILE_KEEP`; default 64 MiB parts, 8 kept).
+    pub fn trace_file_rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
+    }
+
     /// Turns everything off (else `OTEL_SDK_DISABLED`).
     pub fn disabled(mut self, disabled: bool) -> Self {
         self.disabled = Some(disabled);
@@ -428,18 +448,40 @@ impl Telemetry {
                     .map(|v| v.to_string())
                     .unwrap_or_else(|| "unknown_service".to_owned());
                 let kept = Arc::new(Recent::default());
-                let span_exporter =
-                    FileSpanExporter::create_in(dir, &service)?.with_recent(Arc::clone(&kept));
+                let rotation = self.rotation.unwrap_or_else(Rotation::from_env);
+                let strict = self
+                    .strict_trace_dir
+                    .unwrap_or_else(|| env_flag("AITRACE_TRACE_DIR_STRICT").unwrap_or(false));
+                let (span_exporter, dir) = match FileSpanExporter::create_in(dir, &service) {
+                    Ok(e) => (e, dir.clone()),
+                    Err(e) if strict => return Err(e),
+                    Err(e) => {
+                        let fallback = std::env::temp_dir().join("aitrace-traces");
+                        let exporter = FileSpanExporter::create_in(&fallback, &service)?;
+                        eprintln!(
+                            "aitrace: {e}; writing traces to {} instead \
+                             (AITRACE_TRACE_DIR_STRICT=true makes this an error)",
+                            fallback.display()
+                        );
+                        (exporter, fallback)
+                    }
+                };
+                let dir = &dir;
+                let span_exporter = span_exporter
+                    .with_rotation(rotation)
+                    .with_recent(Arc::clone(&kept));
                 recent = Some(kept);
                 trace_file = Some(span_exporter.path().to_path_buf());
                 tracer_builder =
                     tracer_builder.with_span_processor(bounded(span_exporter, batch, &counters));
                 if metrics_on {
-                    let metric_exporter = FileMetricExporter::create_in(dir, &service)?;
+                    let metric_exporter =
+                        FileMetricExporter::create_in(dir, &service)?.with_rotation(rotation);
                     meter_builder = meter_builder.with_periodic_exporter(metric_exporter);
                 }
                 if logs_on {
-                    let log_exporter = FileLogExporter::create_in(dir, &service)?;
+                    let log_exporter =
+                        FileLogExporter::create_in(dir, &service)?.with_rotation(rotation);
                     log_file = Some(log_exporter.path().to_path_buf());
                     logger_builder = logger_builder.with_batch_exporter(log_exporter);
                 }
