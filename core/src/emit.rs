@@ -213,8 +213,11 @@ impl OtelSpan {
         }
     }
 
-    /// Sets the status.
+    /// Sets the status. An error description made at run time passes
+    /// [`safe_message`](crate::content::safe_message) first (see
+    /// [`OtelSpan::set_error`]).
     pub fn set_status(&self, status: Status) {
+        let status = safe_status(status);
         match &self.state {
             State::Otel(cx) => cx.span().set_status(status),
             State::Tracing(ts, _) => ts.set_status(status),
@@ -223,6 +226,22 @@ impl OtelSpan {
     }
 
     /// Marks the span failed: `error.type` plus an error status with `description`.
+    ///
+    /// This is where every error message of every layer is recorded, so it is where
+    /// they are made safe: a description made at run time (an owned string: an error's
+    /// `Display`, a provider's error body) passes
+    /// [`safe_message`](crate::content::safe_message) (URLs and query strings redacted,
+    /// secrets redacted, cut); `&'static str` descriptions are the layers' own fixed
+    /// texts and are kept as they are.
+    ///
+    /// ```
+    /// use aitrace_core::emit::OtelSpan;
+    /// use opentelemetry::trace::SpanKind;
+    ///
+    /// let span = OtelSpan::start("execute_tool fetch", SpanKind::Internal, vec![]);
+    /// let error = "HTTP status client error (404) for url (https://h/x?key=KEY123)".to_owned();
+    /// span.set_error("404", error); // recorded as `...?key=REDACTED)`
+    /// ```
     pub fn set_error(
         &self,
         error_type: impl Into<opentelemetry::Value>,
@@ -240,7 +259,7 @@ impl OtelSpan {
     /// requests, URLs and keys.
     pub fn record_error(&self, error_type: impl Into<opentelemetry::Value>, message: &str) {
         if self.is_recording() {
-            self.set_error(error_type, crate::content::safe_message(message));
+            self.set_error(error_type, message.to_owned());
         }
     }
 
@@ -287,5 +306,15 @@ impl Drop for OtelSpan {
         if let State::Otel(cx) = &self.state {
             cx.span().end();
         }
+    }
+}
+
+/// An error status whose run-time description is made safe to record.
+fn safe_status(status: Status) -> Status {
+    match status {
+        Status::Error {
+            description: Cow::Owned(text),
+        } => Status::error(crate::content::safe_message(&text)),
+        other => other,
     }
 }
