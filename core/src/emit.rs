@@ -124,6 +124,11 @@ impl OtelSpan {
             return OtelSpan::off(parent.clone());
         }
         let name = name.into();
+        // Caller-controlled names and ids (a model name from the request) are bounded.
+        let attributes: Vec<KeyValue> = attributes
+            .into_iter()
+            .map(crate::bound::bound_attribute)
+            .collect();
         let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(scope());
         let builder = tracer
             .span_builder(name.clone())
@@ -182,8 +187,10 @@ impl OtelSpan {
         }
     }
 
-    /// Sets one attribute.
+    /// Sets one attribute (names and ids the caller controls are bounded, see
+    /// [`bound::BOUNDED_ATTRIBUTES`](crate::bound::BOUNDED_ATTRIBUTES)).
     pub fn set_attribute(&self, kv: KeyValue) {
+        let kv = crate::bound::bound_attribute(kv);
         match &self.state {
             State::Otel(cx) => cx.span().set_attribute(kv),
             State::Tracing(ts, _) => ts.set_attribute(kv.key, kv.value),
@@ -191,8 +198,9 @@ impl OtelSpan {
         }
     }
 
-    /// Sets several attributes.
+    /// Sets several attributes (bounded as in [`OtelSpan::set_attribute`]).
     pub fn set_attributes(&self, attributes: impl IntoIterator<Item = KeyValue>) {
+        let attributes = attributes.into_iter().map(crate::bound::bound_attribute);
         match &self.state {
             State::Otel(cx) => cx.span().set_attributes(attributes),
             State::Tracing(ts, _) => {
