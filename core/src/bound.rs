@@ -146,6 +146,62 @@ impl Default for CardinalityCap {
     }
 }
 
+/// Most list members of a W3C `tracestate`.
+pub const TRACESTATE_MAX_MEMBERS: usize = 32;
+/// Longest `tracestate` list member (`key=value`) kept, in characters.
+pub const TRACESTATE_MAX_MEMBER_CHARS: usize = 256;
+/// Longest `tracestate` header kept: the 512 characters W3C Trace Context asks vendors
+/// to propagate at least, and the bound it recommends truncating to.
+pub const TRACESTATE_MAX_CHARS: usize = 512;
+
+/// A `tracestate` header value within the W3C Trace Context limits: members longer than
+/// [`TRACESTATE_MAX_MEMBER_CHARS`] dropped, at most [`TRACESTATE_MAX_MEMBERS`] kept,
+/// and, while the header is longer than [`TRACESTATE_MAX_CHARS`], members longer than
+/// 128 characters removed first, then members from the end (as the specification's
+/// truncation rules say). Borrowed when already within the limits.
+///
+/// ```
+/// use aitrace_core::bound::bound_tracestate;
+///
+/// assert_eq!(bound_tracestate("congo=t61rcWkgMzE,rojo=00f067aa0ba902b7"), "congo=t61rcWkgMzE,rojo=00f067aa0ba902b7");
+/// let huge: Vec<String> = (0..40).map(|i| format!("k{i}={}", "v".repeat(500))).collect();
+/// assert_eq!(bound_tracestate(&huge.join(",")), "");
+/// let many: Vec<String> = (0..40).map(|i| format!("vendor{i}={}", "v".repeat(20))).collect();
+/// let header = many.join(",");
+/// let kept = bound_tracestate(&header);
+/// assert!(kept.len() <= 512 && kept.starts_with("vendor0="));
+/// ```
+pub fn bound_tracestate(value: &str) -> Cow<'_, str> {
+    let within = value.len() <= TRACESTATE_MAX_CHARS
+        && value.split(',').count() <= TRACESTATE_MAX_MEMBERS
+        && value
+            .split(',')
+            .all(|m| m.trim_matches([' ', '\t']).len() <= TRACESTATE_MAX_MEMBER_CHARS);
+    if within {
+        return Cow::Borrowed(value);
+    }
+    let mut members: Vec<&str> = value
+        .split(',')
+        .map(|m| m.trim_matches([' ', '\t']))
+        .filter(|m| !m.is_empty() && m.chars().count() <= TRACESTATE_MAX_MEMBER_CHARS)
+        .take(TRACESTATE_MAX_MEMBERS)
+        .collect();
+    let header_len = |members: &[&str]| {
+        members.iter().map(|m| m.len()).sum::<usize>() + members.len().saturating_sub(1)
+    };
+    while header_len(&members) > TRACESTATE_MAX_CHARS {
+        match members.iter().rposition(|m| m.len() > 128) {
+            Some(i) => {
+                members.remove(i);
+            }
+            None => {
+                members.pop();
+            }
+        }
+    }
+    Cow::Owned(members.join(","))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -174,6 +230,28 @@ mod tests {
         assert!(cap
             .admit(&format!("model-1-{}", "x".repeat(16 * 1024)))
             .starts_with("model-1-"));
+    }
+
+    #[test]
+    fn tracestate_is_cut_to_the_w3c_limits() {
+        // The issue's header: 32 members of ~512 bytes.
+        let members: Vec<String> = (0..32)
+            .map(|i| format!("k{i}={}", "v".repeat(508)))
+            .collect();
+        assert_eq!(bound_tracestate(&members.join(",")), "");
+        // Long members go first, then from the end.
+        let mut members: Vec<String> = vec!["a=1".into(), format!("big={}", "x".repeat(200))];
+        members.extend((0..20).map(|i| format!("v{i}={}", "y".repeat(30))));
+        let header = members.join(",");
+        let kept = bound_tracestate(&header);
+        assert!(kept.len() <= TRACESTATE_MAX_CHARS, "{}", kept.len());
+        assert!(kept.starts_with("a=1,v0="), "{kept}");
+        assert!(!kept.contains("big="));
+        // 40 small members: 32 kept.
+        let members: Vec<String> = (0..40).map(|i| format!("k{i}=v")).collect();
+        let header = members.join(",");
+        let kept = bound_tracestate(&header);
+        assert_eq!(kept.split(',').count(), TRACESTATE_MAX_MEMBERS);
     }
 
     #[test]
