@@ -4,8 +4,8 @@
 use std::ffi::{OsStr, OsString};
 use std::path::PathBuf;
 
-use aitrace_core::insight::time::parse_time;
-use aitrace_core::insight::Filter;
+use aitrace_insight::time::parse_time;
+use aitrace_insight::Filter;
 
 pub const HELP: &str = "\
 aitrace: read OTLP/JSON trace files (one ExportTraceServiceRequest per line, as the

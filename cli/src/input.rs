@@ -4,8 +4,8 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use aitrace_core::insight::Filter;
-use aitrace_core::tracefile::{ReadStats, SpanReader, SpanRecord};
+use aitrace_insight::tracefile::{ReadStats, SpanReader, SpanRecord};
+use aitrace_insight::Filter;
 
 use crate::args::Input;
 use crate::Failure;

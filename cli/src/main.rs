@@ -9,7 +9,7 @@ mod input;
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
 
-use aitrace_core::insight::{chrome, tree, CostReport};
+use aitrace_insight::{chrome, tree, CostReport};
 
 use args::{Args, Color, Command, Parsed};
 
@@ -66,7 +66,7 @@ fn run(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Failure
     let kept_any = !loaded.spans.is_empty();
     let traces = args
         .filter
-        .select(aitrace_core::insight::Trace::group(loaded.spans));
+        .select(aitrace_insight::Trace::group(loaded.spans));
     if !read_any {
         eprintln!("aitrace: no spans in the input");
     } else if traces.is_empty() || !kept_any {
@@ -103,7 +103,7 @@ fn use_color(choice: Color, to_terminal: bool) -> bool {
 fn write_report(
     out: &mut dyn Write,
     args: &Args,
-    traces: &[aitrace_core::insight::Trace],
+    traces: &[aitrace_insight::Trace],
     to_terminal: bool,
 ) -> Result<(), Failure> {
     match args.command {

@@ -1,8 +1,8 @@
 //! The `aitrace` binary end to end, on files written by the real file exporter.
 
-#[path = "../../core/tests/support/demo.rs"]
+#[path = "../../insight/tests/support/demo.rs"]
 mod demo;
-#[path = "../../core/tests/support/synthetic.rs"]
+#[path = "../../insight/tests/support/synthetic.rs"]
 mod synthetic;
 
 use std::io::{Read, Write};

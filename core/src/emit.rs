@@ -124,6 +124,8 @@ impl OtelSpan {
             return OtelSpan::off(parent.clone());
         }
         let name = name.into();
+        let mut attributes = attributes;
+        crate::context::extend_span_attributes(parent, &mut attributes);
         // Caller-controlled names and ids (a model name from the request) are bounded.
         let attributes: Vec<KeyValue> = attributes
             .into_iter()

@@ -10,16 +10,24 @@
 //!   cardinality.
 //! - [`cost`]: an embedded, dated model price table and exact cost arithmetic.
 //! - [`content`]: the opt-in content capture policy, truncation and secret redaction.
+//! - [`context`]: session, user, tags, metadata and prompt put on every span in a scope.
+//! - [`evaluation`]: `gen_ai.evaluation.result` events for scored answers.
 //! - [`events`]: point-in-time events on the current span.
 //! - [`classify`]: how an error becomes `error.type` (shared by every layer).
 //! - [`span`]: helpers to set attributes and statuses on `tracing` spans.
 //! - [`emit`]: [`OtelSpan`](emit::OtelSpan), the one way the adapters emit spans (and why).
+//! - [`logs`]: events as OpenTelemetry log records (structured attributes, trace ids).
+//! - [`propagation`]: trace context in and out of carriers (W3C when no propagator).
 //! - [`run`]: run totals (tokens, cost, calls) collected over agent runs.
 //! - [`url`]: URLs made safe to record.
-//! - `setup` (feature `setup`, on by default): one-call telemetry setup, OTLP or a local
-//!   trace file, and the trace tree printer.
-//! - [`tracefile`] and [`insight`] (feature `insight`, implied by `setup`): read trace
-//!   files back; span trees with a waterfall, cost reports, Chrome trace export.
+//! - [`openinference`]: the process-wide switch for OpenInference attributes.
+//! - [`sampling`]: force-sampling marks for what must be recorded whatever the ratio.
+//!
+//! No I/O, no exporters, no async runtime: this crate is what instrumentation (the
+//! `aitrace-llm`, `aitrace-tool` and `aitrace-http` adapters, and new ones) depends on.
+//! Applications add the `aitrace` crate instead, which installs the telemetry pipeline
+//! (`aitrace::init()`) and re-exports the layers; `aitrace-insight` reads trace files
+//! back.
 //!
 //! ```
 //! use aitrace_core::{conventions::Provider, cost::PriceTable, usage::Usage};
@@ -37,18 +45,18 @@
 pub mod bound;
 pub mod classify;
 pub mod content;
+pub mod context;
 pub mod conventions;
 pub mod cost;
 pub mod emit;
+pub mod evaluation;
 pub mod events;
-#[cfg(feature = "insight")]
-pub mod insight;
+pub mod logs;
+pub mod openinference;
+pub mod propagation;
 pub mod run;
-#[cfg(feature = "setup")]
-pub mod setup;
+pub mod sampling;
 pub mod span;
-#[cfg(feature = "insight")]
-pub mod tracefile;
 pub mod url;
 pub mod usage;
 

@@ -9,3 +9,8 @@
 #![deny(missing_docs)]
 
 pub mod demo;
+
+// The workspace README's examples compile (it is not part of any published crate).
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

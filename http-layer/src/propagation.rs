@@ -2,7 +2,7 @@
 //! queues (AMQP, Kafka, NATS headers as `HashMap<String, String>`), so that a producer
 //! and its consumer share one trace.
 //!
-//! Everything goes through the global propagator
+//! Everything goes through core's [`propagation`](aitrace_core::propagation): the global propagator
 //! ([`opentelemetry::global::set_text_map_propagator`]), **except** when none was
 //! installed: the global default is a no-op that sends nothing, the most common reason
 //! a trace breaks between services. Then W3C Trace Context (`traceparent`,
@@ -33,12 +33,9 @@
 //! ```
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
-
-use aitrace_core::bound::bound_tracestate;
 
 /// The W3C Trace Context header that carries the trace id, parent span id and flags.
 pub const TRACEPARENT: &str = "traceparent";
@@ -47,24 +44,11 @@ pub const TRACESTATE: &str = "tracestate";
 /// The W3C Trace Context Level 2 response header naming the server span.
 pub const TRACERESPONSE: &str = "traceresponse";
 
-/// Runs `f` with the global propagator, or with W3C Trace Context when the global one
-/// is the default no-op (it declares no fields).
-fn with_propagator<T>(mut f: impl FnMut(&dyn TextMapPropagator) -> T) -> T {
-    opentelemetry::global::get_text_map_propagator(|p| {
-        if p.fields().next().is_none() {
-            f(&TraceContextPropagator::new())
-        } else {
-            f(p)
-        }
-    })
-}
-
 /// Writes `cx`'s trace context into `carrier` (a `HashMap<String, String>`, a
 /// [`HeaderInjector`], or any [`Injector`]). Nothing is written when `cx` holds no
 /// valid span context.
 pub fn inject(cx: &Context, carrier: &mut dyn Injector) {
-    let mut bounded = BoundedInjector(carrier);
-    with_propagator(|p| p.inject_context(cx, &mut bounded));
+    aitrace_core::propagation::inject(cx, carrier);
 }
 
 /// Writes the current context's trace context into `carrier`.
@@ -80,67 +64,7 @@ pub fn extract(carrier: &dyn Extractor) -> Context {
 
 /// The context carried by `carrier`, on top of `parent`.
 pub fn extract_with_context(parent: &Context, carrier: &dyn Extractor) -> Context {
-    let bounded = BoundedExtractor::new(carrier);
-    with_propagator(|p| p.extract_with_context(parent, &bounded))
-}
-
-/// Writes through to a carrier, with the `tracestate` bounded (left out when nothing
-/// of it is kept).
-struct BoundedInjector<'a>(&'a mut dyn Injector);
-
-impl Injector for BoundedInjector<'_> {
-    fn set(&mut self, key: &str, value: String) {
-        if !key.eq_ignore_ascii_case(TRACESTATE) {
-            return self.0.set(key, value);
-        }
-        let cut = match bound_tracestate(&value) {
-            std::borrow::Cow::Owned(cut) => Some(cut),
-            std::borrow::Cow::Borrowed(_) => None,
-        };
-        let value = cut.unwrap_or(value);
-        if !value.is_empty() {
-            self.0.set(key, value);
-        }
-    }
-}
-
-/// Reads through from a carrier, with its `tracestate` bounded.
-struct BoundedExtractor<'a> {
-    inner: &'a dyn Extractor,
-    /// The bounded `tracestate`, when bounding changed it.
-    tracestate: Option<String>,
-}
-
-impl<'a> BoundedExtractor<'a> {
-    fn new(inner: &'a dyn Extractor) -> Self {
-        let tracestate = inner
-            .get(TRACESTATE)
-            .and_then(|value| match bound_tracestate(value) {
-                std::borrow::Cow::Owned(cut) => Some(cut),
-                std::borrow::Cow::Borrowed(_) => None,
-            });
-        BoundedExtractor { inner, tracestate }
-    }
-}
-
-impl Extractor for BoundedExtractor<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        match &self.tracestate {
-            Some(cut) if key.eq_ignore_ascii_case(TRACESTATE) => Some(cut),
-            _ => self.inner.get(key),
-        }
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.inner.keys()
-    }
-
-    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
-        match &self.tracestate {
-            Some(cut) if key.eq_ignore_ascii_case(TRACESTATE) => Some(vec![cut.as_str()]),
-            _ => self.inner.get_all(key),
-        }
-    }
+    aitrace_core::propagation::extract_with_context(parent, carrier)
 }
 
 /// Writes `cx`'s trace context into HTTP headers.

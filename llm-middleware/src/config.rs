@@ -29,11 +29,13 @@ pub struct GenAiConfig {
     pub(crate) content: ContentPolicy,
     pub(crate) prices: Option<Arc<PriceTable>>,
     pub(crate) names: NameSet,
-    pub(crate) openinference: bool,
+    /// `None`: the process-wide switch ([`aitrace_core::openinference`]).
+    pub(crate) openinference: Option<bool>,
     pub(crate) provider: Option<Provider>,
     pub(crate) max_body_bytes: usize,
     pub(crate) max_event_bytes: usize,
     pub(crate) include_stream_usage: bool,
+    pub(crate) propagate: bool,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -43,11 +45,12 @@ impl Default for GenAiConfig {
             content: ContentPolicy::default(),
             prices: None,
             names: NameSet::default(),
-            openinference: false,
+            openinference: None,
             provider: None,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             include_stream_usage: false,
+            propagate: true,
             metrics: Arc::new(Metrics::default()),
         }
     }
@@ -63,6 +66,15 @@ impl GenAiConfig {
             names: NameSet::from_env(),
             ..GenAiConfig::default()
         }
+    }
+
+    /// Whether the HTTP middleware writes the call span's trace context
+    /// (`traceparent`, `tracestate`) into the request, so a provider-side or proxy-side
+    /// trace joins (on by default; an aitrace-http client middleware further in
+    /// replaces it with its HTTP span's context).
+    pub fn with_propagation(mut self, on: bool) -> Self {
+        self.propagate = on;
+        self
     }
 
     /// Sets the content policy (content is not captured by default).
@@ -85,10 +97,19 @@ impl GenAiConfig {
     }
 
     /// Also emits OpenInference attributes (`openinference.span.kind=LLM`,
-    /// `llm.token_count.*`, `llm.model_name`) so Arize Phoenix shows token counts.
+    /// `llm.token_count.*`, `llm.model_name`), for backends that read only those.
+    /// Without this call, the process-wide switch decides
+    /// ([`aitrace_core::openinference`], set by `aitrace::Telemetry::openinference`).
     pub fn with_openinference(mut self, on: bool) -> Self {
-        self.openinference = on;
+        self.openinference = Some(on);
         self
+    }
+
+    /// Whether OpenInference attributes are emitted (this config's choice, else the
+    /// process-wide switch).
+    pub fn openinference(&self) -> bool {
+        self.openinference
+            .unwrap_or_else(aitrace_core::openinference::enabled)
     }
 
     /// Records this provider instead of the detected one (e.g. `ollama` for a local

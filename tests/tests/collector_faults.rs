@@ -26,12 +26,12 @@ use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
-use aitrace_core::setup::{ExportStats, Exporter, Protocol, Telemetry, TelemetryGuard};
+use aitrace::http::ClientMiddleware;
+use aitrace::llm::{GenAiConfig, GenAiMiddleware};
+use aitrace::tool::agent::{self, AgentInfo};
+use aitrace::tool::tool::ToolInvocation;
+use aitrace::{ExportStats, Exporter, Protocol, Telemetry, TelemetryGuard};
 use aitrace_examples::demo;
-use aitrace_http::ClientMiddleware;
-use aitrace_llm::{GenAiConfig, GenAiMiddleware};
-use aitrace_tool::agent::{self, AgentInfo};
-use aitrace_tool::tool::ToolInvocation;
 use common::receiver::{closed_port, BlackHole, Receiver};
 use reqwest_middleware::{ClientBuilder, ClientWithMiddleware};
 use serde_json::{json, Value};

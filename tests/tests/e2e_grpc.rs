@@ -2,7 +2,7 @@
 
 mod common;
 
-use aitrace_core::setup::Protocol;
+use aitrace::Protocol;
 
 #[tokio::test]
 #[ignore = "needs Phoenix running: scripts/test-all.sh starts it and runs this"]

@@ -32,13 +32,13 @@ use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
 
-use aitrace_core::content::{CaptureMode, ContentPolicy};
-use aitrace_core::setup::{Exporter, Protocol, Telemetry};
+use aitrace::core::content::{CaptureMode, ContentPolicy};
+use aitrace::http::{ClientConfig, ClientMiddleware, ServerLayer, UrlTemplate};
+use aitrace::llm::{GenAiConfig, GenAiMiddleware};
+use aitrace::tool::agent::{self, AgentInfo};
+use aitrace::tool::tool::{ToolInvocation, ToolLayer};
+use aitrace::{Exporter, Protocol, Telemetry};
 use aitrace_examples::demo;
-use aitrace_http::{ClientConfig, ClientMiddleware, ServerLayer, UrlTemplate};
-use aitrace_llm::{GenAiConfig, GenAiMiddleware};
-use aitrace_tool::agent::{self, AgentInfo};
-use aitrace_tool::tool::{ToolInvocation, ToolLayer};
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::post;
@@ -606,7 +606,7 @@ fn policy(capture: bool) -> ContentPolicy {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn no_planted_secret_is_exported() {
     // Layers need a subscriber or this switch to emit; our own pipelines export.
-    aitrace_core::emit::set_enabled_without_subscriber(true);
+    aitrace::core::emit::set_enabled_without_subscriber(true);
     let base = std::env::temp_dir().join(format!("aitrace-secrets-{}", std::process::id()));
     let mut total_found = 0;
     for capture in [true, false] {

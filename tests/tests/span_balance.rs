@@ -17,14 +17,14 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use aitrace_core::conventions::{Operation, Provider};
-use aitrace_http::{ClientLayer, ClientMiddleware, ServerLayer};
-use aitrace_llm::{
+use aitrace::core::conventions::{Operation, Provider};
+use aitrace::http::{ClientLayer, ClientMiddleware, ServerLayer};
+use aitrace::llm::{
     GenAiConfig, GenAiHttpLayer, GenAiLayer, GenAiMiddleware, GenAiRequest, GenAiResponse,
     RequestInfo, ResponseInfo,
 };
-use aitrace_tool::agent::{self, AgentInfo};
-use aitrace_tool::tool::{ToolInvocation, ToolLayer};
+use aitrace::tool::agent::{self, AgentInfo};
+use aitrace::tool::tool::{ToolInvocation, ToolLayer};
 use bytes::Bytes;
 use futures_util::StreamExt as _;
 use http_body_util::{BodyExt, Full, StreamBody};
@@ -285,7 +285,7 @@ async fn every_started_span_is_ended() {
         .with_span_processor(Counting(Arc::clone(&counts)))
         .build();
     opentelemetry::global::set_tracer_provider(provider);
-    aitrace_core::emit::set_enabled_without_subscriber(true);
+    aitrace::core::emit::set_enabled_without_subscriber(true);
     let mut tally = Tally {
         counts,
         rows: Vec::new(),

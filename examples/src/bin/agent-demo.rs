@@ -8,7 +8,7 @@
 //! file under `traces/`. With `OTEL_EXPORTER_OTLP_ENDPOINT` set it exports to that
 //! collector (Jaeger, Phoenix, any OTLP receiver) instead.
 
-use aitrace_core::setup::Telemetry;
+use aitrace::Telemetry;
 use aitrace_examples::demo::{self, DemoOptions};
 
 #[tokio::main]

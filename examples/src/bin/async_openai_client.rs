@@ -3,9 +3,9 @@
 //!
 //! `cargo run -p aitrace-examples --bin async_openai_client`
 
+use aitrace::llm::async_openai::OpenAiHttpService;
+use aitrace::llm::GenAiConfig;
 use aitrace_examples::demo::{self, llm};
-use aitrace_llm::async_openai::OpenAiHttpService;
-use aitrace_llm::GenAiConfig;
 use async_openai::config::OpenAIConfig;
 use async_openai::types::chat::{
     ChatCompletionRequestUserMessageArgs, CreateChatCompletionRequestArgs,
@@ -14,7 +14,7 @@ use async_openai::Client;
 
 #[tokio::main]
 async fn main() -> Result<(), demo::BoxError> {
-    let telemetry = aitrace_core::setup::Telemetry::builder()
+    let telemetry = aitrace::Telemetry::builder()
         .service_name("async-openai-example")
         .init()?;
     let base = format!("http://{}/v1", llm::start().await?);

@@ -3,15 +3,15 @@
 //!
 //! `cargo run -p aitrace-examples --bin axum_server`
 
+use aitrace::http::ServerLayer;
 use aitrace_examples::demo;
-use aitrace_http::ServerLayer;
 use axum::extract::Path;
 use axum::routing::get;
 use axum::Router;
 
 #[tokio::main]
 async fn main() -> Result<(), demo::BoxError> {
-    let telemetry = aitrace_core::setup::Telemetry::builder()
+    let telemetry = aitrace::Telemetry::builder()
         .service_name("axum-server-example")
         .init()?;
     let app = Router::new()
@@ -23,7 +23,7 @@ async fn main() -> Result<(), demo::BoxError> {
             }),
         )
         .route("/healthz", get(|| async { "ok" }))
-        .layer(ServerLayer::new().filter(aitrace_http::SkipPaths::new(["/healthz"])));
+        .layer(ServerLayer::new().filter(aitrace::http::SkipPaths::new(["/healthz"])));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
     tokio::spawn(async move { axum::serve(listener, app).await });

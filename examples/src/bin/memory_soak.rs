@@ -9,13 +9,13 @@
 
 use std::time::Instant;
 
-use aitrace_core::conventions::{Operation, Provider};
-use aitrace_core::setup::{Exporter, Protocol, Telemetry};
-use aitrace_core::usage::Usage;
-use aitrace_examples::demo;
-use aitrace_llm::{
+use aitrace::core::conventions::{Operation, Provider};
+use aitrace::core::usage::Usage;
+use aitrace::llm::{
     GenAiConfig, GenAiLayer, GenAiRequest, GenAiResponse, RequestInfo, ResponseInfo,
 };
+use aitrace::{Exporter, Protocol, Telemetry};
+use aitrace_examples::demo;
 use tower::{service_fn, Layer, Service, ServiceExt};
 
 struct Ask;
@@ -38,6 +38,7 @@ impl GenAiResponse for Answer {
             finish_reasons: vec!["stop".to_owned()],
             usage: Some(Usage::new(1200, 300)),
             output_messages: None,
+            ..ResponseInfo::default()
         }
     }
 }

@@ -5,14 +5,14 @@
 //! writes `traces/trace-*.jsonl`; with `OTEL_EXPORTER_OTLP_ENDPOINT` set it exports
 //! over OTLP instead.
 
-use aitrace_core::conventions::{self as c, NameSet, Operation, Provider};
-use aitrace_core::cost::PriceTable;
-use aitrace_core::span;
-use aitrace_core::usage::Usage;
+use aitrace::core::conventions::{self as c, NameSet, Operation, Provider};
+use aitrace::core::cost::PriceTable;
+use aitrace::core::span;
+use aitrace::core::usage::Usage;
 use opentelemetry::KeyValue;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let guard = aitrace_core::setup::Telemetry::builder()
+    let guard = aitrace::Telemetry::builder()
         .service_name("aitrace-quickstart")
         .init()?;
 

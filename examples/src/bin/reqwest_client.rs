@@ -4,15 +4,15 @@
 //! `cargo run -p aitrace-examples --bin reqwest_client` (talks to a local
 //! OpenAI-compatible server; point `base` at a real provider with a key to try it live).
 
+use aitrace::http::ClientMiddleware;
+use aitrace::llm::{GenAiConfig, GenAiMiddleware};
 use aitrace_examples::demo::{self, llm};
-use aitrace_http::ClientMiddleware;
-use aitrace_llm::{GenAiConfig, GenAiMiddleware};
 use reqwest_middleware::ClientBuilder;
 use serde_json::json;
 
 #[tokio::main]
 async fn main() -> Result<(), demo::BoxError> {
-    let telemetry = aitrace_core::setup::Telemetry::builder()
+    let telemetry = aitrace::Telemetry::builder()
         .service_name("reqwest-client-example")
         .init()?;
     let base = format!("http://{}/v1", llm::start().await?);

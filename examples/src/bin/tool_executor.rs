@@ -6,12 +6,12 @@
 
 use std::time::Duration;
 
-use aitrace_core::run::Run;
-use aitrace_core::usage::Usage;
+use aitrace::core::run::Run;
+use aitrace::core::usage::Usage;
+use aitrace::tool::agent::{self, AgentInfo};
+use aitrace::tool::budget::{Budget, BudgetLayer};
+use aitrace::tool::tool::{ToolInvocation, ToolLayer};
 use aitrace_examples::demo;
-use aitrace_tool::agent::{self, AgentInfo};
-use aitrace_tool::budget::{Budget, BudgetLayer};
-use aitrace_tool::tool::{ToolInvocation, ToolLayer};
 use serde_json::{json, Value};
 use tower::{BoxError, ServiceBuilder, ServiceExt};
 
@@ -26,7 +26,7 @@ async fn execute(call: ToolInvocation) -> Result<Value, BoxError> {
 
 #[tokio::main]
 async fn main() -> Result<(), demo::BoxError> {
-    let telemetry = aitrace_core::setup::Telemetry::builder()
+    let telemetry = aitrace::Telemetry::builder()
         .service_name("tool-executor-example")
         .init()?;
     let tools = ServiceBuilder::new()

@@ -4,13 +4,13 @@
 //!
 //! `cargo run -p aitrace-examples --bin tower_llm_client`
 
-use aitrace_core::conventions::{Operation, Provider};
-use aitrace_core::usage::Usage;
-use aitrace_examples::demo;
-use aitrace_llm::{
+use aitrace::core::conventions::{Operation, Provider};
+use aitrace::core::usage::Usage;
+use aitrace::llm::{
     GenAiConfig, GenAiLayer, GenAiRequest, GenAiResponse, RequestInfo, ResponseInfo,
 };
-use aitrace_tool::agent::{self, AgentInfo};
+use aitrace::tool::agent::{self, AgentInfo};
+use aitrace_examples::demo;
 use tower::{service_fn, ServiceBuilder, ServiceExt};
 
 /// A request of your client.
@@ -50,7 +50,7 @@ impl GenAiResponse for Completion {
 
 #[tokio::main]
 async fn main() -> Result<(), demo::BoxError> {
-    let telemetry = aitrace_core::setup::Telemetry::builder()
+    let telemetry = aitrace::Telemetry::builder()
         .service_name("tower-llm-client-example")
         .init()?;
     // Stands in for a real client: any tower service works.

@@ -15,8 +15,8 @@ pub mod agent;
 pub mod llm;
 pub mod weather;
 
-use aitrace_core::content::ContentPolicy;
-use aitrace_core::run::RunTotals;
+use aitrace::core::content::ContentPolicy;
+use aitrace::core::run::RunTotals;
 use serde::{Deserialize, Serialize};
 
 /// Errors of the demo.
@@ -68,7 +68,7 @@ impl AgentAnswer {
 /// asks the agent one question over HTTP, and returns its answer.
 ///
 /// Telemetry must be set up by the caller (the binary uses
-/// `aitrace_core::setup::init`); the servers keep running until the runtime stops.
+/// `aitrace::init`); the servers keep running until the runtime stops.
 pub async fn run(options: DemoOptions) -> Result<AgentAnswer, BoxError> {
     let llm = llm::start().await?;
     let weather = weather::start().await?;

@@ -3,7 +3,7 @@
 
 use std::net::SocketAddr;
 
-use aitrace_http::ServerLayer;
+use aitrace::http::ServerLayer;
 use axum::extract::Path;
 use axum::routing::get;
 use axum::{Json, Router};

@@ -29,6 +29,7 @@ pub(crate) struct ServerConfig {
     pub(crate) secret_params: SecretParams,
     headers: HeaderCapture,
     default_scheme: Cow<'static, str>,
+    force_sample_header: Option<http::HeaderName>,
 }
 
 impl Default for ServerConfig {
@@ -38,6 +39,7 @@ impl Default for ServerConfig {
             secret_params: SecretParams::Default,
             headers: HeaderCapture::default(),
             default_scheme: Cow::Borrowed("http"),
+            force_sample_header: None,
         }
     }
 }
@@ -160,6 +162,36 @@ impl<F> ServerLayer<F> {
         Arc::make_mut(&mut self.config).default_scheme = scheme.into();
         self
     }
+
+    /// Force-samples requests carrying this header (any value but `0` or `false`): their
+    /// trace is recorded whatever the sampling ratio, with everything the handler does
+    /// ([`aitrace_core::sampling`]; honoured by the sampler `aitrace::init()` installs).
+    /// Off by default. Anyone who can send the header can make you record their
+    /// requests: strip it at the edge or use a name only your own tools send.
+    ///
+    /// ```
+    /// use aitrace_http::ServerLayer;
+    ///
+    /// let layer = ServerLayer::new()
+    ///     .force_sample_header(http::HeaderName::from_static("x-debug-trace"));
+    /// # let _ = layer;
+    /// ```
+    pub fn force_sample_header(mut self, name: http::HeaderName) -> ServerLayer<F> {
+        Arc::make_mut(&mut self.config).force_sample_header = Some(name);
+        self
+    }
+}
+
+/// Whether the request asks to be force-sampled (see
+/// [`ServerLayer::force_sample_header`]).
+fn forces_sampling(config: &ServerConfig, parts: &Parts) -> bool {
+    let Some(name) = &config.force_sample_header else {
+        return false;
+    };
+    parts.headers.get_all(name).iter().any(|v| {
+        let v = v.to_str().unwrap_or("1").trim();
+        !(v == "0" || v.eq_ignore_ascii_case("false"))
+    })
 }
 
 impl<S, F: Clone> Layer<S> for ServerLayer<F> {
@@ -241,7 +273,13 @@ where
 
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let (parts, body) = req.into_parts();
-        let parent = crate::propagation::extract(&HeaderExtractor(&parts.headers));
+        let mut parent = crate::propagation::extract(&HeaderExtractor(&parts.headers));
+        let remote_parent = opentelemetry::trace::TraceContextExt::span(&parent)
+            .span_context()
+            .is_valid();
+        if forces_sampling(&self.config, &parts) {
+            parent = aitrace_core::sampling::forced(&parent);
+        }
         let span = if aitrace_core::emit::is_active() && self.filter.is_traced(&parts) {
             start_span(&parent, &parts, &self.config)
         } else {
@@ -249,6 +287,13 @@ where
             OtelSpan::off(parent)
         };
         let cx = span.context();
+        // A request that arrives with no trace: this span is the trace's root, where
+        // the outermost agent run also puts its input and output.
+        let cx = if span.is_recording() && !remote_parent {
+            aitrace_core::run::TraceRoot::mark(&cx)
+        } else {
+            cx
+        };
         let req = Request::from_parts(parts, body);
         let inner = {
             let _attached = cx.clone().attach();

@@ -5,8 +5,8 @@ pub mod receiver;
 
 use std::time::{Duration, Instant};
 
-use aitrace_core::content::ContentPolicy;
-use aitrace_core::setup::{Exporter, Protocol, Telemetry};
+use aitrace::core::content::ContentPolicy;
+use aitrace::{Exporter, Protocol, Telemetry};
 use aitrace_examples::demo::{self, AgentAnswer, DemoOptions};
 use opentelemetry::KeyValue;
 use serde_json::Value;

@@ -9,6 +9,7 @@ use opentelemetry::KeyValue;
 use super::OnRunEnd;
 use crate::guard::SpanGuard;
 use crate::{OPENINFERENCE_AGENT, OPENINFERENCE_CHAIN};
+use aitrace_core::content::ContentPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -41,7 +42,9 @@ pub struct AgentInfo {
     conversation_id: Option<String>,
     provider: Option<Provider>,
     remote: bool,
-    openinference: bool,
+    /// `None`: the process-wide switch ([`aitrace_core::openinference`]).
+    openinference: Option<bool>,
+    content: ContentPolicy,
 }
 
 impl AgentInfo {
@@ -66,8 +69,17 @@ impl AgentInfo {
             conversation_id: None,
             provider: None,
             remote: false,
-            openinference: false,
+            openinference: None,
+            content: ContentPolicy::from_env(),
         }
+    }
+
+    /// The content policy for the run's input and output
+    /// ([`record_input`](super::record_input) / [`record_output`](super::record_output));
+    /// by default from `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`.
+    pub fn with_content(mut self, content: ContentPolicy) -> Self {
+        self.content = content;
+        self
     }
 
     /// Sets the agent's unique id (`gen_ai.agent.id`; agents only).
@@ -110,9 +122,10 @@ impl AgentInfo {
     }
 
     /// Also emits `openinference.span.kind` (`AGENT`, or `CHAIN` for a workflow), so
-    /// Arize Phoenix renders the run as an agent.
+    /// OpenInference tools render the run as an agent. Without this call, the
+    /// process-wide switch decides ([`aitrace_core::openinference`]).
     pub fn with_openinference(mut self, on: bool) -> Self {
-        self.openinference = on;
+        self.openinference = Some(on);
         self
     }
 
@@ -142,30 +155,26 @@ impl AgentInfo {
     /// The attributes set when the run's span starts.
     fn start_attributes(&self, conversation_id: Option<String>) -> Vec<KeyValue> {
         let mut attributes = Vec::with_capacity(8);
-        match self.kind {
-            Kind::Agent => {
-                attributes.push(KeyValue::new(
-                    c::GEN_AI_OPERATION_NAME,
-                    Operation::InvokeAgent.as_str(),
-                ));
-                attributes.push(KeyValue::new(c::GEN_AI_AGENT_NAME, self.name.clone()));
-                let optional = [
-                    (c::GEN_AI_AGENT_ID, &self.id),
-                    (c::GEN_AI_AGENT_DESCRIPTION, &self.description),
-                    (c::GEN_AI_AGENT_VERSION, &self.version),
-                ];
-                for (key, value) in optional {
-                    if let Some(value) = value {
-                        attributes.push(KeyValue::new(key, value.clone()));
-                    }
-                }
-            }
-            Kind::Workflow => {
-                attributes.push(KeyValue::new(
-                    c::GEN_AI_OPERATION_NAME,
-                    Operation::InvokeWorkflow.as_str(),
-                ));
-                attributes.push(KeyValue::new(c::GEN_AI_WORKFLOW_NAME, self.name.clone()));
+        // semantic-conventions-genai merged the workflow span into the internal
+        // invocation span: both carry `gen_ai.agent.*`, only the operation differs
+        // (`gen_ai.workflow.name` is kept for backends that still read it).
+        let operation = match self.kind {
+            Kind::Agent => Operation::InvokeAgent,
+            Kind::Workflow => Operation::InvokeWorkflow,
+        };
+        attributes.push(KeyValue::new(c::GEN_AI_OPERATION_NAME, operation.as_str()));
+        attributes.push(KeyValue::new(c::GEN_AI_AGENT_NAME, self.name.clone()));
+        if self.kind == Kind::Workflow {
+            attributes.push(KeyValue::new(c::GEN_AI_WORKFLOW_NAME, self.name.clone()));
+        }
+        let optional = [
+            (c::GEN_AI_AGENT_ID, &self.id),
+            (c::GEN_AI_AGENT_DESCRIPTION, &self.description),
+            (c::GEN_AI_AGENT_VERSION, &self.version),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                attributes.push(KeyValue::new(key, value.clone()));
             }
         }
         if let Some(provider) = &self.provider {
@@ -177,7 +186,10 @@ impl AgentInfo {
         if let Some(id) = conversation_id {
             attributes.push(KeyValue::new(c::GEN_AI_CONVERSATION_ID, id));
         }
-        if self.openinference {
+        if self
+            .openinference
+            .unwrap_or_else(aitrace_core::openinference::enabled)
+        {
             let kind = match self.kind {
                 Kind::Agent => OPENINFERENCE_AGENT,
                 Kind::Workflow => OPENINFERENCE_CHAIN,
@@ -206,6 +218,7 @@ impl AgentInfo {
             kind,
             self.start_attributes(conversation_id),
         );
+        run.bind_span(span.context(), self.content.clone());
         let cx = run.in_context(&span.context());
         (SpanGuard::new(span, Some(run.clone()), on_end), cx, run)
     }

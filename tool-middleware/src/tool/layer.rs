@@ -30,7 +30,8 @@ use crate::OPENINFERENCE_TOOL;
 pub struct ToolLayer<C = DefaultClassifier> {
     policy: Arc<ContentPolicy>,
     classifier: C,
-    openinference: bool,
+    /// `None`: the process-wide switch ([`aitrace_core::openinference`]).
+    openinference: Option<bool>,
 }
 
 impl ToolLayer {
@@ -41,7 +42,7 @@ impl ToolLayer {
         ToolLayer {
             policy: Arc::new(ContentPolicy::from_env()),
             classifier: DefaultClassifier,
-            openinference: false,
+            openinference: None,
         }
     }
 }
@@ -61,9 +62,10 @@ impl<C> ToolLayer<C> {
     }
 
     /// Also emits OpenInference attributes (`openinference.span.kind` = `TOOL`,
-    /// `tool.name`), so Arize Phoenix renders the spans as tool calls.
+    /// `tool.name`), so OpenInference tools render the spans as tool calls. Without this
+    /// call, the process-wide switch decides ([`aitrace_core::openinference`]).
     pub fn with_openinference(mut self, on: bool) -> Self {
-        self.openinference = on;
+        self.openinference = Some(on);
         self
     }
 
@@ -163,7 +165,11 @@ impl<S, C> ToolService<S, C> {
                 description.to_owned(),
             ));
         }
-        if self.config.openinference {
+        if self
+            .config
+            .openinference
+            .unwrap_or_else(aitrace_core::openinference::enabled)
+        {
             attributes.push(KeyValue::new(
                 c::OPENINFERENCE_SPAN_KIND,
                 OPENINFERENCE_TOOL,

@@ -2,7 +2,7 @@
 
 use crate::tracefile::SpanRecord;
 
-use super::Trace;
+use crate::Trace;
 
 /// What to look at: by trace id, time range, span name, errors.
 ///
@@ -17,8 +17,8 @@ use super::Trace;
 ///   and everything they did, and `--errors` the failed spans with where they sat.
 ///
 /// ```
-/// use aitrace_core::insight::Filter;
-/// use aitrace_core::tracefile::parse_lines;
+/// use aitrace_insight::Filter;
+/// use aitrace_insight::tracefile::parse_lines;
 ///
 /// let text = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","startTimeUnixNano":"1000","endTimeUnixNano":"2000","status":{"code":2}}]}]}]}"#;
 /// let filter = Filter {

@@ -30,8 +30,8 @@
 //! and `RUST_LOG` for the log layer (default `info`).
 //!
 //! ```no_run
-//! # async fn run() -> Result<(), aitrace_core::setup::SetupError> {
-//! let _guard = aitrace_core::setup::init()?;
+//! # async fn run() -> Result<(), aitrace::SetupError> {
+//! let _guard = aitrace::init()?;
 //! tracing::info!("spans and logs now carry trace ids");
 //! # Ok(()) }
 //! ```
@@ -39,9 +39,9 @@
 //! A builder sets the same things from code (code wins over the environment):
 //!
 //! ```no_run
-//! use aitrace_core::setup::{Exporter, Telemetry};
+//! use aitrace::{Exporter, Telemetry};
 //!
-//! # async fn run() -> Result<(), aitrace_core::setup::SetupError> {
+//! # async fn run() -> Result<(), aitrace::SetupError> {
 //! let _guard = Telemetry::builder()
 //!     .service_name("my-agent")
 //!     .exporter(Exporter::File { dir: "traces".into() })
@@ -53,6 +53,8 @@
 mod file;
 mod log;
 mod queue;
+mod sampler;
+mod summary;
 
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
@@ -60,20 +62,24 @@ use std::time::{Duration, Instant};
 
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
+use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
-    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider,
+    BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, ShouldSample,
 };
 use opentelemetry_sdk::Resource;
 use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-pub use file::{FileMetricExporter, FileSpanExporter};
+pub use file::{FileLogExporter, FileMetricExporter, FileSpanExporter};
 use queue::{Counters, CountingExporter, CountingProcessor};
 pub use queue::{ExportMonitor, ExportStats};
+use sampler::ForceSampler;
+use summary::Recent;
 
 /// Errors from setting telemetry up. The application can always go on without it.
 #[derive(Debug, thiserror::Error)]
@@ -163,6 +169,8 @@ pub struct Telemetry {
     export_timeout: Duration,
     shutdown_timeout: Duration,
     metrics: Option<bool>,
+    logs: Option<bool>,
+    openinference: Option<bool>,
     disabled: Option<bool>,
 }
 
@@ -182,6 +190,8 @@ impl Default for Telemetry {
             export_timeout: EXPORT_TIMEOUT,
             shutdown_timeout: SHUTDOWN_TIMEOUT,
             metrics: None,
+            logs: None,
+            openinference: None,
             disabled: None,
         }
     }
@@ -190,8 +200,8 @@ impl Default for Telemetry {
 /// Sets telemetry up from the environment. Same as `Telemetry::builder().init()`.
 ///
 /// ```no_run
-/// # fn main() -> Result<(), aitrace_core::setup::SetupError> {
-/// let guard = aitrace_core::setup::init()?;
+/// # fn main() -> Result<(), aitrace::SetupError> {
+/// let guard = aitrace::init()?;
 /// // ... run the application ...
 /// drop(guard); // flushes, and prints the tree when writing a local trace file
 /// # Ok(()) }
@@ -252,7 +262,9 @@ impl Telemetry {
     }
 
     /// Samples this ratio of new traces, following the parent's decision otherwise
-    /// (else `OTEL_TRACES_SAMPLER`/`_ARG`, else everything).
+    /// (else `OTEL_TRACES_SAMPLER`/`_ARG`, else everything). Whatever the sampler,
+    /// spans started in a force-sampled context ([`aitrace_core::sampling`]: marked in
+    /// code, or by the server layer's force-sample header) are recorded.
     pub fn sampling_ratio(mut self, ratio: f64) -> Self {
         self.sampling_ratio = Some(ratio);
         self
@@ -295,6 +307,26 @@ impl Telemetry {
         self
     }
 
+    /// Whether to export logs: the application's `tracing` events (with the trace and
+    /// span ids of the span they happen in) and the layers' events, as OTLP log
+    /// records (default: on unless `OTEL_LOGS_EXPORTER=none`). They go where spans go:
+    /// the same collector and protocol (`OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` overrides
+    /// the endpoint), or a `logs-*.jsonl` file next to the trace file. The events
+    /// bridged are those the log filter ([`log_filter`](Self::log_filter)) passes.
+    pub fn logs(mut self, on: bool) -> Self {
+        self.logs = Some(on);
+        self
+    }
+
+    /// The process-wide OpenInference switch ([`aitrace_core::openinference`]): every
+    /// layer without its own `with_openinference` also emits OpenInference attributes
+    /// (else `AITRACE_OPENINFERENCE`, else off). Phoenix 20 and later read `gen_ai.*`
+    /// themselves and do not need it.
+    pub fn openinference(mut self, on: bool) -> Self {
+        self.openinference = Some(on);
+        self
+    }
+
     /// Turns everything off (else `OTEL_SDK_DISABLED`).
     pub fn disabled(mut self, disabled: bool) -> Self {
         self.disabled = Some(disabled);
@@ -321,12 +353,20 @@ impl Telemetry {
         };
         let _entered = runtime.as_ref().map(|r| r.handle.enter());
 
-        let mut tracer_builder = SdkTracerProvider::builder().with_resource(resource.clone());
-        if let Some(ratio) = self.sampling_ratio {
-            tracer_builder = tracer_builder.with_sampler(Sampler::ParentBased(Box::new(
-                Sampler::TraceIdRatioBased(ratio.clamp(0.0, 1.0)),
-            )));
+        if let Some(on) = self.openinference {
+            aitrace_core::openinference::set_enabled(on);
         }
+        // The configured sampler (code, else OTEL_TRACES_SAMPLER as the SDK reads it),
+        // with force-sampled contexts always kept.
+        let sampler: Box<dyn ShouldSample> = match self.sampling_ratio {
+            Some(ratio) => Box::new(Sampler::ParentBased(Box::new(Sampler::TraceIdRatioBased(
+                ratio.clamp(0.0, 1.0),
+            )))),
+            None => opentelemetry_sdk::trace::Config::default().sampler,
+        };
+        let mut tracer_builder = SdkTracerProvider::builder()
+            .with_resource(resource.clone())
+            .with_sampler(ForceSampler::new(sampler));
         // Code wins over OTEL_BSP_*, which wins over the defaults (2048 spans, 500 ms).
         let max_queue_size = self
             .max_queue_size
@@ -349,8 +389,15 @@ impl Telemetry {
             non_empty_env("OTEL_METRICS_EXPORTER")
                 .is_none_or(|v| !v.trim().eq_ignore_ascii_case("none"))
         });
+        let logs_on = self.logs.unwrap_or_else(|| {
+            non_empty_env("OTEL_LOGS_EXPORTER")
+                .is_none_or(|v| !v.trim().eq_ignore_ascii_case("none"))
+        });
         let mut meter_builder = SdkMeterProvider::builder().with_resource(resource.clone());
+        let mut logger_builder = SdkLoggerProvider::builder().with_resource(resource.clone());
         let mut trace_file = None;
+        let mut log_file = None;
+        let mut recent = None;
         match &exporter {
             Exporter::Otlp { endpoint, protocol } => {
                 let span_exporter =
@@ -365,13 +412,24 @@ impl Telemetry {
                     )?;
                     meter_builder = meter_builder.with_periodic_exporter(metric_exporter);
                 }
+                if logs_on {
+                    let log_exporter = build_otlp_log_exporter(
+                        endpoint.as_deref(),
+                        *protocol,
+                        self.export_timeout,
+                    )?;
+                    logger_builder = logger_builder.with_batch_exporter(log_exporter);
+                }
             }
             Exporter::File { dir } => {
                 let service = resource
                     .get(&opentelemetry::Key::from_static_str("service.name"))
                     .map(|v| v.to_string())
                     .unwrap_or_else(|| "unknown_service".to_owned());
-                let span_exporter = FileSpanExporter::create_in(dir, &service)?;
+                let kept = Arc::new(Recent::default());
+                let span_exporter =
+                    FileSpanExporter::create_in(dir, &service)?.with_recent(Arc::clone(&kept));
+                recent = Some(kept);
                 trace_file = Some(span_exporter.path().to_path_buf());
                 tracer_builder =
                     tracer_builder.with_span_processor(bounded(span_exporter, batch, &counters));
@@ -379,11 +437,22 @@ impl Telemetry {
                     let metric_exporter = FileMetricExporter::create_in(dir, &service)?;
                     meter_builder = meter_builder.with_periodic_exporter(metric_exporter);
                 }
+                if logs_on {
+                    let log_exporter = FileLogExporter::create_in(dir, &service)?;
+                    log_file = Some(log_exporter.path().to_path_buf());
+                    logger_builder = logger_builder.with_batch_exporter(log_exporter);
+                }
             }
             Exporter::None | Exporter::FromEnv => {}
         }
         let tracer_provider = tracer_builder.build();
         let meter_provider = metrics_on.then(|| meter_builder.build());
+        let exporting = matches!(exporter, Exporter::Otlp { .. } | Exporter::File { .. });
+        let logger_provider = (logs_on && exporting).then(|| logger_builder.build());
+        if let Some(lp) = &logger_provider {
+            // The layers' structured events (aitrace_core::events) go out through it.
+            aitrace_core::logs::install(lp);
+        }
 
         opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
         opentelemetry::global::set_tracer_provider(tracer_provider.clone());
@@ -398,12 +467,18 @@ impl Telemetry {
                 .with_tracked_inactivity(false)
                 .with_threads(false)
                 .with_location(false);
+            let filter = self
+                .log_filter
+                .clone()
+                .or_else(|| std::env::var("RUST_LOG").ok())
+                .unwrap_or_else(|| "info".to_owned());
+            // The application's events as OTLP log records. The exporters' own crates
+            // are left out: their events about an export must not feed the next one.
+            let bridge = logger_provider.as_ref().map(|lp| {
+                OpenTelemetryTracingBridge::new(lp)
+                    .with_filter(EnvFilter::new(format!("{filter},{}", EXPORTER_TARGETS_OFF)))
+            });
             let log_layer = self.log_layer.then(|| {
-                let filter = self
-                    .log_filter
-                    .clone()
-                    .or_else(|| std::env::var("RUST_LOG").ok())
-                    .unwrap_or_else(|| "info".to_owned());
                 tracing_subscriber::fmt::layer()
                     .with_writer(std::io::stderr)
                     .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
@@ -413,6 +488,7 @@ impl Telemetry {
             tracing_subscriber::registry()
                 .with(otel_layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
                 .with(log_layer)
+                .with(bridge)
                 .try_init()
                 .map_err(|e| SetupError::SubscriberExists(e.to_string()))?;
         }
@@ -425,7 +501,10 @@ impl Telemetry {
             inner: Some(Installed {
                 tracer_provider,
                 meter_provider,
+                logger_provider,
                 trace_file,
+                log_file,
+                recent,
                 print_tree,
                 counters,
                 shutdown_timeout: self.shutdown_timeout,
@@ -579,6 +658,16 @@ otlp_exporter!(
     "OTLP metric",
     "/v1/metrics"
 );
+otlp_exporter!(
+    build_otlp_log_exporter,
+    opentelemetry_otlp::LogExporter,
+    "OTLP log",
+    "/v1/logs"
+);
+
+/// Crates whose events are not bridged to OTLP logs: the export path itself.
+const EXPORTER_TARGETS_OFF: &str =
+    "opentelemetry=off,opentelemetry_sdk=off,opentelemetry_otlp=off,hyper=off,hyper_util=off,h2=off,tonic=off,tower=off,reqwest=off";
 
 /// A Tokio runtime on its own thread for the gRPC channel. The export never runs on
 /// the application's runtime: flushing at shutdown from inside a current-thread
@@ -638,7 +727,10 @@ impl Drop for RuntimeThread {
 struct Installed {
     tracer_provider: SdkTracerProvider,
     meter_provider: Option<SdkMeterProvider>,
+    logger_provider: Option<SdkLoggerProvider>,
     trace_file: Option<PathBuf>,
+    log_file: Option<PathBuf>,
+    recent: Option<Arc<Recent>>,
     print_tree: bool,
     counters: Arc<Counters>,
     shutdown_timeout: Duration,
@@ -679,6 +771,39 @@ impl TelemetryGuard {
         self.inner.as_ref()?.meter_provider.as_ref()
     }
 
+    /// The logger provider, when logs are exported: the installed subscriber bridges
+    /// `tracing` events to it, and the layers emit their events through it
+    /// ([`aitrace_core::logs`]). Add `OpenTelemetryTracingBridge::new(provider)` to your
+    /// own subscriber when you install it yourself.
+    pub fn logger_provider(&self) -> Option<&SdkLoggerProvider> {
+        self.inner.as_ref()?.logger_provider.as_ref()
+    }
+
+    /// What the guard prints when it drops, when spans go to a local file: the last
+    /// few traces as trees, the totals of every trace since start and where the file
+    /// is; from memory, so it takes no longer after a week than after a minute. Spans
+    /// still queued are not in it yet: [`flush`](Self::flush) first.
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), aitrace::SetupError> {
+    /// let guard = aitrace::Telemetry::builder().print_tree(false).init()?;
+    /// // ... run ...
+    /// guard.flush();
+    /// if let Some(summary) = guard.summary() {
+    ///     eprintln!("{summary}");
+    /// }
+    /// # Ok(()) }
+    /// ```
+    pub fn summary(&self) -> Option<String> {
+        let inner = self.inner.as_ref()?;
+        Some(inner.recent.as_ref()?.render(inner.trace_file.as_deref()?))
+    }
+
+    /// The local logs file, when logs go to one (it exists once a record was written).
+    pub fn log_file(&self) -> Option<&Path> {
+        self.inner.as_ref()?.log_file.as_deref()
+    }
+
     /// Exports everything finished so far; waits at most the shutdown timeout.
     pub fn flush(&self) {
         if let Some(inner) = &self.inner {
@@ -689,6 +814,11 @@ impl TelemetryGuard {
             if let Some(mp) = inner.meter_provider.clone() {
                 jobs.push(Box::new(move || {
                     let _ = mp.force_flush();
+                }));
+            }
+            if let Some(lp) = inner.logger_provider.clone() {
+                jobs.push(Box::new(move || {
+                    let _ = lp.force_flush();
                 }));
             }
             within(inner.shutdown_timeout, jobs);
@@ -711,8 +841,8 @@ impl TelemetryGuard {
     /// shutdown (`None` when telemetry is off).
     ///
     /// ```no_run
-    /// # fn main() -> Result<(), aitrace_core::setup::SetupError> {
-    /// let guard = aitrace_core::setup::init()?;
+    /// # fn main() -> Result<(), aitrace::SetupError> {
+    /// let guard = aitrace::init()?;
     /// let monitor = guard.export_monitor();
     /// // ... run ...
     /// guard.shutdown();
@@ -736,10 +866,13 @@ impl TelemetryGuard {
     }
 }
 
-/// Shuts down within the shutdown timeout, even with the collector gone: traces and
-/// metrics in parallel (the meter provider takes no timeout of its own), then the
-/// totals of what was lost, logged once.
+/// Shuts down within the shutdown timeout, even with the collector gone: traces,
+/// metrics and logs in parallel (the meter provider takes no timeout of its own), then
+/// the totals of what was lost, logged once.
 fn shutdown(inner: &Installed) {
+    if inner.logger_provider.is_some() {
+        aitrace_core::logs::uninstall();
+    }
     let tp = inner.tracer_provider.clone();
     let timeout = inner.shutdown_timeout;
     let mut jobs: Vec<Job> = vec![Box::new(move || {
@@ -748,6 +881,11 @@ fn shutdown(inner: &Installed) {
     if let Some(mp) = inner.meter_provider.clone() {
         jobs.push(Box::new(move || {
             let _ = mp.shutdown();
+        }));
+    }
+    if let Some(lp) = inner.logger_provider.clone() {
+        jobs.push(Box::new(move || {
+            let _ = lp.shutdown_with_timeout(timeout);
         }));
     }
     within(timeout, jobs);
@@ -815,14 +953,12 @@ impl Drop for TelemetryGuard {
             return;
         };
         shutdown(&inner);
-        if let (true, Some(path)) = (inner.print_tree, &inner.trace_file) {
-            match crate::tracefile::read_file(path) {
-                Ok(spans) => {
-                    println!("{}", crate::tracefile::render_tree(&spans));
-                    println!("trace file: {}", path.display());
-                }
-                Err(e) => eprintln!("aitrace: cannot read back {}: {e}", path.display()),
-            }
+        // From memory (the last traces and the totals), never by reading the file
+        // back: a server that ran for days stops within the shutdown timeout.
+        if let (true, Some(path), Some(recent)) =
+            (inner.print_tree, &inner.trace_file, &inner.recent)
+        {
+            println!("{}", recent.render(path));
         }
     }
 }

@@ -1,12 +1,14 @@
-//! Timestamps: RFC 3339 (UTC or with an offset) and Unix nanoseconds, both ways.
+//! Timestamps: RFC 3339 (UTC or with an offset) and Unix nanoseconds, both ways; and
+//! durations as people read them.
 //!
 //! ```
-//! use aitrace_core::insight::time::{format_rfc3339, parse_time};
+//! use aitrace_insight::time::{format_duration, format_rfc3339, parse_time};
 //!
 //! assert_eq!(parse_time("1700000000000000000"), Ok(1_700_000_000_000_000_000));
 //! assert_eq!(parse_time("2023-11-14T22:13:20Z"), Ok(1_700_000_000_000_000_000));
 //! assert_eq!(parse_time("2023-11-14T23:13:20.5+01:00"), Ok(1_700_000_000_500_000_000));
 //! assert_eq!(format_rfc3339(1_700_000_000_500_000_000), "2023-11-14T22:13:20.500Z");
+//! assert_eq!(format_duration(12_349_999), "12.3ms");
 //! ```
 
 /// Parses a point in time to Unix nanoseconds: an integer (Unix nanoseconds), or RFC
@@ -151,6 +153,20 @@ pub fn format_rfc3339(unix_nano: u64) -> String {
     )
 }
 
+/// `850µs`, `12.3ms`, `1.24s` (rounded half up; integer arithmetic, as a report of
+/// 100k spans formats as many durations).
+pub fn format_duration(nanos: u64) -> String {
+    if nanos < 1_000_000 {
+        format!("{}µs", nanos / 1_000)
+    } else if nanos < 1_000_000_000 {
+        let tenths = (nanos + 50_000) / 100_000;
+        format!("{}.{}ms", tenths / 10, tenths % 10)
+    } else {
+        let hundredths = nanos / 10_000_000 + u64::from(nanos % 10_000_000 >= 5_000_000);
+        format!("{}.{:02}s", hundredths / 100, hundredths % 100)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -192,6 +208,24 @@ mod tests {
             "99999999999999999999999",
         ] {
             assert!(parse_time(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn durations_read_well() {
+        let cases = [
+            (999, "0µs"),
+            (850_000, "850µs"),
+            (1_000_000, "1.0ms"),
+            (12_349_999, "12.3ms"),
+            (12_350_000, "12.4ms"),
+            (999_999_999, "1000.0ms"),
+            (1_000_000_000, "1.00s"),
+            (1_235_000_000, "1.24s"),
+            (u64::MAX, "18446744073.71s"),
+        ];
+        for (nanos, text) in cases {
+            assert_eq!(format_duration(nanos), text, "{nanos}");
         }
     }
 }

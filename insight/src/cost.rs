@@ -10,8 +10,8 @@
 //! (`null` in JSON, `unknown` in the table).
 //!
 //! ```
-//! use aitrace_core::insight::{CostReport, Filter};
-//! use aitrace_core::tracefile::parse_lines;
+//! use aitrace_insight::{CostReport, Filter};
+//! use aitrace_insight::tracefile::parse_lines;
 //!
 //! let text = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","startTimeUnixNano":"1000","endTimeUnixNano":"2000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":"12"}},{"key":"gen_ai.usage.cost","value":{"doubleValue":0.5}}]}]}]}]}"#;
 //! let traces = Filter::default().apply(parse_lines(text.as_bytes()).spans);
@@ -26,13 +26,13 @@ use std::io::{self, Write};
 
 use serde::{Serialize, Serializer};
 
-use crate::conventions as c;
-use crate::cost::Cost;
-use crate::tracefile::{AttrValue, SpanRecord};
+use aitrace_core::conventions as c;
+use aitrace_core::cost::Cost;
 
-use super::time::format_rfc3339;
-use super::tree::printable;
-use super::Trace;
+use crate::text::printable;
+use crate::time::{format_duration, format_rfc3339};
+use crate::tracefile::{AttrValue, SpanRecord};
+use crate::Trace;
 
 /// Tokens and cost summed over LLM calls.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize)]
@@ -102,8 +102,11 @@ impl Totals {
             Some(c::GEN_AI_USAGE_COMPLETION_TOKENS),
         );
         self.cache_read_input_tokens += tokens(span, c::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, None);
-        self.cache_creation_input_tokens +=
-            tokens(span, c::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, None);
+        self.cache_creation_input_tokens += tokens(
+            span,
+            c::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+            Some(c::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+        );
         self.reasoning_output_tokens += tokens(span, c::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, None);
         match span_cost(span) {
             Some(cost) => self.cost = Some(self.cost.unwrap_or(Cost::ZERO) + cost),
@@ -292,7 +295,7 @@ fn by_cost(a: &Totals, b: &Totals) -> std::cmp::Ordering {
 }
 
 impl CostReport {
-    /// Builds the report over traces (as [`Filter::apply`](super::Filter::apply) gives
+    /// Builds the report over traces (as [`Filter::apply`](crate::Filter::apply) gives
     /// them; context spans are not counted).
     pub fn new(traces: &[Trace]) -> CostReport {
         let mut total = Totals::default();
@@ -434,7 +437,7 @@ impl CostReport {
             let mut row = vec![
                 t.trace_id.clone(),
                 t.start.clone(),
-                crate::tracefile::format_duration((t.duration_ms * 1e6) as u64),
+                format_duration((t.duration_ms * 1e6) as u64),
                 t.root.clone(),
             ];
             row.extend(usage(&t.totals));
@@ -456,7 +459,7 @@ impl CostReport {
                 agent,
                 r.trace_id.clone(),
                 r.span_id.clone(),
-                crate::tracefile::format_duration((r.duration_ms * 1e6) as u64),
+                format_duration((r.duration_ms * 1e6) as u64),
             ];
             row.extend(usage(&r.totals));
             table.rows.push(row);

@@ -22,8 +22,8 @@
 //! is plain, and errors read `ERROR(type)`.
 //!
 //! ```
-//! use aitrace_core::insight::{tree, Filter};
-//! use aitrace_core::tracefile::parse_lines;
+//! use aitrace_insight::{tree, Filter};
+//! use aitrace_insight::tracefile::parse_lines;
 //!
 //! let text = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","startTimeUnixNano":"1000000","endTimeUnixNano":"251000000","status":{"code":2,"message":"boom"}}]}]}]}"#;
 //! let traces = Filter::default().apply(parse_lines(text.as_bytes()).spans);
@@ -33,12 +33,13 @@
 
 use std::io::{self, Write};
 
-use crate::conventions as c;
-use crate::tracefile::{format_duration, AttrValue, SpanRecord};
+use aitrace_core::conventions as c;
 
-use super::cost::{span_cost, Totals};
-use super::time::format_rfc3339;
-use super::Trace;
+use crate::cost::{span_cost, Totals};
+use crate::text::printable;
+use crate::time::{format_duration, format_rfc3339};
+use crate::tracefile::{AttrValue, SpanRecord};
+use crate::Trace;
 
 /// How to draw the tree.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -76,19 +77,6 @@ const YELLOW: &str = "\x1b[33m";
 const BLUE: &str = "\x1b[34m";
 const MAGENTA: &str = "\x1b[35m";
 const CYAN: &str = "\x1b[36m";
-
-/// Text from a file, safe to print: control characters (escape sequences a hostile file
-/// could send to the terminal, line breaks that would break the layout) become `�`.
-pub(crate) fn printable(text: &str) -> std::borrow::Cow<'_, str> {
-    if text.chars().any(char::is_control) {
-        text.chars()
-            .map(|c| if c.is_control() { '\u{fffd}' } else { c })
-            .collect::<String>()
-            .into()
-    } else {
-        text.into()
-    }
-}
 
 /// Renders traces to a string.
 pub fn render(traces: &[Trace], options: &TreeOptions) -> String {
@@ -329,11 +317,23 @@ fn push_details(line: &mut String, span: &SpanRecord) {
     }
 }
 
+/// Renders spans (of any traces, in any order) as one tree per trace with a waterfall:
+/// name, time bar, duration, model, tokens, cost, errors; then the trace's totals over
+/// its inference spans. Spans whose parent is missing are shown as extra roots marked
+/// `(orphan)`; a parent cycle cannot loop. Plain text (no colors): [`render`] with the
+/// default [`TreeOptions`].
+pub fn render_spans(spans: &[SpanRecord]) -> String {
+    render(
+        &Trace::group(spans.iter().cloned()),
+        &TreeOptions::default(),
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
-    use crate::insight::trace::tests::span;
+    use crate::trace::tests::span;
 
     fn plain(spans: Vec<SpanRecord>, bar_width: usize) -> String {
         let traces = Trace::group(spans);

@@ -30,8 +30,8 @@ pub struct TraceSpan {
 /// by start time, so every subtree is a contiguous range.
 ///
 /// ```
-/// use aitrace_core::insight::Trace;
-/// use aitrace_core::tracefile::parse_lines;
+/// use aitrace_insight::Trace;
+/// use aitrace_insight::tracefile::parse_lines;
 ///
 /// let text = concat!(
 ///     r#"{"resourceSpans":[{"scopeSpans":[{"spans":["#,

@@ -2,9 +2,9 @@
 //! subscriber, so alone in its test binary), `tracing` spans like the quickstart's, then
 //! the trace file read back into a tree and a cost report.
 
-use aitrace_core::insight::{tree, CostReport, Filter};
-use aitrace_core::setup::{Exporter, Telemetry};
-use aitrace_core::tracefile;
+use aitrace::insight::tracefile;
+use aitrace::insight::{tree, CostReport, Filter};
+use aitrace::{Exporter, Telemetry};
 
 #[test]
 fn a_run_through_setup_reads_back_as_tree_and_cost() {

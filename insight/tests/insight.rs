@@ -10,8 +10,8 @@ use std::collections::HashMap;
 use std::path::Path;
 
 use aitrace_core::cost::Cost;
-use aitrace_core::insight::{chrome, tree, CostReport, Filter, Trace};
-use aitrace_core::tracefile::{self, parse_lines, ReadStats, SpanReader, SpanRecord};
+use aitrace_insight::tracefile::{self, parse_lines, ReadStats, SpanReader, SpanRecord};
+use aitrace_insight::{chrome, tree, CostReport, Filter, Trace};
 use serde_json::Value;
 
 fn read(paths: &[&Path]) -> (Vec<SpanRecord>, ReadStats) {
@@ -501,7 +501,7 @@ fn filters_pick_traces_times_names_and_errors() {
 }
 
 /// 10k spans (100 traces x 100) in a debug build; the 100k case is the bench's
-/// (`cargo bench -p aitrace-core --bench insight`).
+/// (`cargo bench -p aitrace-insight --bench insight`).
 #[test]
 fn ten_thousand_spans_add_up_exactly() {
     let mut file = Vec::new();

@@ -1,7 +1,7 @@
 //! The embedded default: spans written as OTLP/JSON lines and read back.
 
-use aitrace_core::setup::{Exporter, Telemetry};
-use aitrace_core::tracefile;
+use aitrace::insight::tracefile;
+use aitrace::{Exporter, Telemetry};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 #[test]
@@ -68,7 +68,7 @@ fn the_trace_file_holds_otlp_json_with_the_span() {
             .and_then(|v| v.as_i64()),
         Some(12)
     );
-    let tree = tracefile::render_tree(&spans);
+    let tree = aitrace::insight::tree::render_spans(&spans);
     assert!(tree.contains("invoke_agent planner"), "{tree}");
     assert!(
         tree.contains("└─ chat gpt-4o") && tree.contains("tokens=12in/3out"),

@@ -2,7 +2,7 @@
 //! exporter writes it): read, `tree`, `cost` and Chrome export, end to end from the file
 //! to the rendered output (written to a sink), as the `aitrace` command runs them.
 //!
-//! Run: `cargo bench -p aitrace-core --bench insight`. The file stays in the temp dir
+//! Run: `cargo bench -p aitrace-insight --bench insight`. The file stays in the temp dir
 //! (`aitrace-insight-bench-100k.jsonl`) for timing the binary too.
 
 #[path = "../tests/support/synthetic.rs"]
@@ -13,8 +13,8 @@ use std::io::BufReader;
 use std::path::Path;
 use std::time::Duration;
 
-use aitrace_core::insight::{chrome, tree, CostReport, Filter, Trace};
-use aitrace_core::tracefile::SpanReader;
+use aitrace_insight::tracefile::SpanReader;
+use aitrace_insight::{chrome, tree, CostReport, Filter, Trace};
 use criterion::{criterion_group, criterion_main, Criterion};
 
 fn load(path: &Path, filter: &Filter) -> Vec<Trace> {

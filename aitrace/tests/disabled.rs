@@ -6,7 +6,7 @@ fn sdk_disabled_installs_nothing() {
     // Set before any thread starts: this test binary has only this test.
     std::env::set_var("OTEL_SDK_DISABLED", "true");
     std::env::set_var("AITRACE_TRACE_DIR", &dir);
-    let guard = aitrace_core::setup::init().expect("init");
+    let guard = aitrace::init().expect("init");
     assert!(!guard.is_enabled());
     assert!(guard.trace_file().is_none());
     assert!(

@@ -7,7 +7,7 @@ use std::io::Read;
 use std::net::TcpListener;
 use std::time::{Duration, Instant};
 
-use aitrace_core::setup::{Exporter, Protocol, Telemetry};
+use aitrace::{Exporter, Protocol, Telemetry};
 use opentelemetry::trace::{Span as _, Tracer as _, TracerProvider as _};
 
 /// The first bytes a client sends to the listener (waits up to 10 s).

@@ -16,8 +16,8 @@
 //!   threads of the same trace (`... (2)`), never dropped.
 //!
 //! ```
-//! use aitrace_core::insight::{chrome, Filter};
-//! use aitrace_core::tracefile::parse_lines;
+//! use aitrace_insight::{chrome, Filter};
+//! use aitrace_insight::tracefile::parse_lines;
 //!
 //! let text = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","startTimeUnixNano":"1000","endTimeUnixNano":"3500"}]}]}]}"#;
 //! let traces = Filter::default().apply(parse_lines(text.as_bytes()).spans);
@@ -35,7 +35,7 @@ use serde::{Serialize, Serializer};
 
 use crate::tracefile::{EventRecord, SpanRecord};
 
-use super::Trace;
+use crate::Trace;
 
 /// Name of the process of spans without `service.name`.
 const UNKNOWN_SERVICE: &str = "unknown_service";

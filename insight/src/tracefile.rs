@@ -10,17 +10,18 @@
 //!   counted in [`ReadStats`], never fatal,
 //! - unknown fields and attributes are kept or ignored, never an error.
 //!
-//! [`render_tree`] prints the spans as one tree per trace (see [`crate::insight`] for
-//! filters, the cost report and the Chrome trace export).
+//! This module reads only: [`tree`](crate::tree) draws the spans, and the crate root
+//! shows the whole pipeline (filters, cost report, Chrome trace export).
 //!
 //! ```
-//! use aitrace_core::tracefile::{parse_lines, render_tree};
+//! use aitrace_insight::tracefile::parse_lines;
+//! use aitrace_insight::tree::render_spans;
 //!
 //! let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","kind":3,"startTimeUnixNano":"1000000","endTimeUnixNano":"251000000","attributes":[{"key":"gen_ai.usage.input_tokens","value":{"intValue":"12"}}]}]}]}]}"#;
 //! let read = parse_lines(line.as_bytes());
 //! assert_eq!(read.spans.len(), 1);
 //! assert_eq!(read.stats.bad_lines, 0);
-//! assert!(render_tree(&read.spans).contains("chat gpt-4o"));
+//! assert!(render_spans(&read.spans).contains("chat gpt-4o"));
 //! ```
 
 use std::fmt::Write as _;
@@ -30,7 +31,7 @@ use std::path::Path;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 
-use crate::conventions as c;
+use aitrace_core::conventions as c;
 
 /// Longest line read by default (64 MiB). A longer line is skipped and counted, so one
 /// runaway line cannot take all the memory.
@@ -283,7 +284,7 @@ pub struct ReadResult {
 /// Streams the spans of OTLP/JSON lines, one line in memory at a time.
 ///
 /// ```
-/// use aitrace_core::tracefile::SpanReader;
+/// use aitrace_insight::tracefile::SpanReader;
 ///
 /// let text = "{\"resourceSpans\":[]}\n{\"resourceSp"; // the writer died mid-line
 /// let mut reader = SpanReader::new(text.as_bytes());
@@ -473,7 +474,9 @@ pub fn parse_lines(reader: impl BufRead) -> ReadResult {
     }
 }
 
-fn spans_of(request: ExportTraceServiceRequest) -> Vec<SpanRecord> {
+/// The spans of one decoded `ExportTraceServiceRequest` (one line of a trace file), in
+/// file order.
+pub fn spans_of(request: ExportTraceServiceRequest) -> Vec<SpanRecord> {
     let count = request
         .resource_spans
         .iter()
@@ -566,29 +569,6 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
-/// Renders every trace as a tree with a waterfall: name, time bar, duration, model,
-/// tokens, cost, errors; then the trace's totals over its inference spans. Spans whose
-/// parent is missing are shown as extra roots marked `(orphan)`; a parent cycle cannot
-/// loop. Plain text (no colors); see [`crate::insight::tree`] for the options.
-pub fn render_tree(spans: &[SpanRecord]) -> String {
-    let traces = crate::insight::Trace::group(spans.iter().cloned());
-    crate::insight::tree::render(&traces, &crate::insight::tree::TreeOptions::default())
-}
-
-/// `850µs`, `12.3ms`, `1.24s` (rounded half up; integer arithmetic, as a report of
-/// 100k spans formats as many durations).
-pub fn format_duration(nanos: u64) -> String {
-    if nanos < 1_000_000 {
-        format!("{}µs", nanos / 1_000)
-    } else if nanos < 1_000_000_000 {
-        let tenths = (nanos + 50_000) / 100_000;
-        format!("{}.{}ms", tenths / 10, tenths % 10)
-    } else {
-        let hundredths = nanos / 10_000_000 + u64::from(nanos % 10_000_000 >= 5_000_000);
-        format!("{}.{:02}s", hundredths / 100, hundredths % 100)
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -610,24 +590,6 @@ mod tests {
         let read = parse_lines(SPAN.as_bytes());
         assert_eq!(read.spans.len(), 1);
         assert!(!read.stats.truncated_last_line);
-    }
-
-    #[test]
-    fn durations_read_well() {
-        let cases = [
-            (999, "0µs"),
-            (850_000, "850µs"),
-            (1_000_000, "1.0ms"),
-            (12_349_999, "12.3ms"),
-            (12_350_000, "12.4ms"),
-            (999_999_999, "1000.0ms"),
-            (1_000_000_000, "1.00s"),
-            (1_235_000_000, "1.24s"),
-            (u64::MAX, "18446744073.71s"),
-        ];
-        for (nanos, text) in cases {
-            assert_eq!(format_duration(nanos), text, "{nanos}");
-        }
     }
 
     #[test]

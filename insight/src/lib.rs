@@ -1,4 +1,13 @@
-//! Trace insight: what an agent did and what it cost, from OTLP/JSON trace files.
+//! # aitrace-insight
+//!
+//! Trace insight: what an agent did and what it cost, from OTLP/JSON trace files (the
+//! ones `aitrace::init()` writes when there is no collector, and the OpenTelemetry
+//! Collector's file exporter). The consumer side of AITrace: it reads, it never
+//! instruments, and it has no exporter or async runtime.
+//!
+//! The modules depend on each other in one direction only: [`time`] and
+//! [`tracefile`] (reading) at the bottom, then [`Trace`] (grouping), [`Filter`] and
+//! [`cost`], then the reports [`tree`] and [`chrome`].
 //!
 //! The pipeline, as the `aitrace` command runs it:
 //!
@@ -11,8 +20,8 @@
 //!    [`chrome`] (Chrome trace event format for Perfetto and `chrome://tracing`).
 //!
 //! ```
-//! use aitrace_core::insight::{chrome, tree, CostReport, Filter};
-//! use aitrace_core::tracefile::SpanReader;
+//! use aitrace_insight::{chrome, tree, CostReport, Filter};
+//! use aitrace_insight::tracefile::SpanReader;
 //!
 //! let text = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","startTimeUnixNano":"1000000","endTimeUnixNano":"251000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":"12"}}]}]}]}]}"#;
 //! let filter = Filter { name: Some("chat".into()), ..Filter::default() };
@@ -26,13 +35,24 @@
 //! assert!(chrome::to_string(&traces).contains("\"ph\":\"X\""));
 //! ```
 
+#![forbid(unsafe_code)]
+#![deny(missing_docs)]
+#![cfg_attr(not(test), warn(clippy::unwrap_used))]
+
 pub mod chrome;
 pub mod cost;
 mod filter;
+mod text;
 pub mod time;
 mod trace;
+pub mod tracefile;
 pub mod tree;
 
 pub use cost::{CostReport, Totals};
 pub use filter::Filter;
 pub use trace::{Trace, TraceSpan};
+
+// The README's examples compile.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+struct ReadmeDoctests;
