@@ -305,9 +305,9 @@ async fn ask(
     assert!(headers.contains_key("authorization"));
     let question = body["question"].as_str().unwrap_or_default().to_owned();
     let (result, _) =
-        agent::try_run(AgentInfo::new("secret-agent"), run_agent(&agent, &question)).await;
+        agent::run(AgentInfo::new("secret-agent"), run_agent(&agent, &question)).await;
     // An agent run that fails with its tool's error (a URL with `?key=` in it).
-    let (failed, _) = agent::try_run(AgentInfo::new("failing-agent"), async {
+    let (failed, _) = agent::run(AgentInfo::new("failing-agent"), async {
         agent
             .tools
             .clone()
