@@ -153,7 +153,7 @@ pub enum Exporter {
     None,
 }
 
-/// Builder for the telemetry setup. See the [module docs](self).
+/// Builder for the telemetry setup. See the [crate docs](crate).
 #[derive(Debug, Clone)]
 pub struct Telemetry {
     service_name: Option<String>,
