@@ -2,7 +2,11 @@
 //!
 //! The `gen_ai.*` constants in `opentelemetry-semantic-conventions` are deprecated (the
 //! GenAI conventions moved to their own repository, which has no Rust crate), so the
-//! names live here, each with the meaning it has in the conventions (semconv ~v1.41).
+//! names live here, each with the meaning it has in the conventions. AITrace follows
+//! **semantic-conventions-genai v0.1.0** (its first release, Development stability;
+//! core semconv v1.41 was the last to hold these names); names renamed since are kept
+//! behind [`NameSet`] (`OTEL_SEMCONV_STABILITY_OPT_IN`). Metric instrument names are
+//! still moving there: they are defined once, below, so a switch is one change.
 //!
 //! ```
 //! use aitrace_core::conventions::{self, Operation, Provider};
@@ -66,6 +70,9 @@ pub const GEN_AI_USAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.output_tokens";
 /// Input tokens served from the provider's cache.
 pub const GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS: &str = "gen_ai.usage.cache_read.input_tokens";
 /// Input tokens written to the provider's cache.
+pub const GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS: &str = "gen_ai.usage.cache_write.input_tokens";
+/// The name `gen_ai.usage.cache_write.input_tokens` had until semconv v1.41 (emitted
+/// alongside with `OTEL_SEMCONV_STABILITY_OPT_IN=gen_ai_legacy`, read back by insight).
 pub const GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS: &str =
     "gen_ai.usage.cache_creation.input_tokens";
 /// Output tokens spent on reasoning.
@@ -74,6 +81,66 @@ pub const GEN_AI_USAGE_REASONING_OUTPUT_TOKENS: &str = "gen_ai.usage.reasoning.o
 pub const GEN_AI_USAGE_PROMPT_TOKENS: &str = "gen_ai.usage.prompt_tokens";
 /// Legacy name of [`GEN_AI_USAGE_OUTPUT_TOKENS`].
 pub const GEN_AI_USAGE_COMPLETION_TOKENS: &str = "gen_ai.usage.completion_tokens";
+/// Text input tokens, where the provider reports tokens per modality.
+pub const GEN_AI_USAGE_TEXT_INPUT_TOKENS: &str = "gen_ai.usage.text.input_tokens";
+/// Image input tokens.
+pub const GEN_AI_USAGE_IMAGE_INPUT_TOKENS: &str = "gen_ai.usage.image.input_tokens";
+/// Audio input tokens.
+pub const GEN_AI_USAGE_AUDIO_INPUT_TOKENS: &str = "gen_ai.usage.audio.input_tokens";
+/// Text output tokens.
+pub const GEN_AI_USAGE_TEXT_OUTPUT_TOKENS: &str = "gen_ai.usage.text.output_tokens";
+/// Image output tokens.
+pub const GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS: &str = "gen_ai.usage.image.output_tokens";
+/// Audio output tokens.
+pub const GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS: &str = "gen_ai.usage.audio.output_tokens";
+/// The reasoning effort asked for, as sent (`low`, `high`, a thinking budget).
+pub const GEN_AI_REQUEST_REASONING_LEVEL: &str = "gen_ai.request.reasoning.level";
+/// The id of the response a request continues (Responses API `previous_response_id`).
+pub const GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID: &str = "gen_ai.request.previous_response.id";
+/// Encoding formats asked of an embeddings call (string array).
+pub const GEN_AI_REQUEST_ENCODING_FORMATS: &str = "gen_ai.request.encoding_formats";
+/// The name of the prompt template a call was made from.
+pub const GEN_AI_PROMPT_NAME: &str = "gen_ai.prompt.name";
+/// The version of that prompt template.
+pub const GEN_AI_PROMPT_VERSION: &str = "gen_ai.prompt.version";
+/// The tools offered to the model (opt-in content, the conventions' definition shape).
+pub const GEN_AI_TOOL_DEFINITIONS: &str = "gen_ai.tool.definitions";
+/// Which OpenAI API was called: `chat_completions` or `responses`.
+pub const OPENAI_API_TYPE: &str = "openai.api.type";
+/// The service tier the request asked for (recorded unless `auto`).
+pub const OPENAI_REQUEST_SERVICE_TIER: &str = "openai.request.service_tier";
+/// The service tier that served the request.
+pub const OPENAI_RESPONSE_SERVICE_TIER: &str = "openai.response.service_tier";
+/// The backend configuration fingerprint of the response.
+pub const OPENAI_RESPONSE_SYSTEM_FINGERPRINT: &str = "openai.response.system_fingerprint";
+/// Name of an evaluation (`gen_ai.evaluation.result` events).
+pub const GEN_AI_EVALUATION_NAME: &str = "gen_ai.evaluation.name";
+/// Numeric score of an evaluation.
+pub const GEN_AI_EVALUATION_SCORE_VALUE: &str = "gen_ai.evaluation.score.value";
+/// Label of an evaluation (`relevant`, `pass`, ...; low cardinality).
+pub const GEN_AI_EVALUATION_SCORE_LABEL: &str = "gen_ai.evaluation.score.label";
+/// Free-text explanation of an evaluation.
+pub const GEN_AI_EVALUATION_EXPLANATION: &str = "gen_ai.evaluation.explanation";
+/// The session a span belongs to (read by Phoenix/OpenInference and Langfuse).
+pub const SESSION_ID: &str = "session.id";
+/// The end user a span acts for (read by Phoenix/OpenInference and Langfuse).
+pub const USER_ID: &str = "user.id";
+/// User tags (OpenInference `tag.tags`, a string array).
+pub const TAG_TAGS: &str = "tag.tags";
+/// User metadata as a JSON object string (OpenInference `metadata`).
+pub const METADATA: &str = "metadata";
+/// Langfuse's name for trace tags (a string array).
+pub const LANGFUSE_TRACE_TAGS: &str = "langfuse.trace.tags";
+/// Prefix of Langfuse's per-key trace metadata attributes.
+pub const LANGFUSE_TRACE_METADATA_PREFIX: &str = "langfuse.trace.metadata.";
+/// The run's input as Phoenix and Langfuse show it in their trace lists (OpenInference).
+pub const INPUT_VALUE: &str = "input.value";
+/// The run's output as Phoenix and Langfuse show it in their trace lists (OpenInference).
+pub const OUTPUT_VALUE: &str = "output.value";
+/// MIME type of `input.value` (OpenInference).
+pub const INPUT_MIME_TYPE: &str = "input.mime_type";
+/// MIME type of `output.value` (OpenInference).
+pub const OUTPUT_MIME_TYPE: &str = "output.mime_type";
 /// Cost of the call (or run) in USD. Not a semconv name: the one OpenLIT and Langfuse read.
 pub const GEN_AI_USAGE_COST: &str = "gen_ai.usage.cost";
 /// Why no cost was recorded (AITrace marker, e.g. `unknown_model`, `usage_unknown`).
@@ -92,6 +159,15 @@ pub const AITRACE_STREAM_CHUNKS: &str = "aitrace.stream.chunks";
 pub const AITRACE_CANCELLED: &str = "aitrace.cancelled";
 /// `error.type` value of a call the caller dropped before it ended.
 pub const ERROR_TYPE_CANCELLED: &str = "cancelled";
+/// `error.type` of a stream that ended cleanly before its terminal event (`[DONE]`,
+/// `message_stop`, `response.completed`): the answer the caller got is cut short, so
+/// the operation did not succeed, which is when the conventions ask for `error.type`.
+pub const ERROR_TYPE_INCOMPLETE_STREAM: &str = "incomplete_stream";
+/// `error.type` of a stream whose bytes ended in the middle of an event.
+pub const ERROR_TYPE_STREAM_TRUNCATED: &str = "stream_truncated";
+/// The conventions' finish reason for a generation that ended in error (also given
+/// to a choice a stream never finished).
+pub const FINISH_REASON_ERROR: &str = "error";
 /// `error.type` value of a call that panicked.
 pub const ERROR_TYPE_PANIC: &str = "panic";
 /// Event the OpenTelemetry conventions use for exceptions (here: panics).

@@ -124,6 +124,8 @@ impl OtelSpan {
             return OtelSpan::off(parent.clone());
         }
         let name = name.into();
+        let mut attributes = attributes;
+        crate::context::extend_span_attributes(parent, &mut attributes);
         let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(scope());
         let builder = tracer
             .span_builder(name.clone())

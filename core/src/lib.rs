@@ -8,11 +8,14 @@
 //! - [`usage`]: token usage with the conventions' counting rules.
 //! - [`cost`]: an embedded, dated model price table and exact cost arithmetic.
 //! - [`content`]: the opt-in content capture policy, truncation and secret redaction.
+//! - [`context`]: session, user, tags, metadata and prompt put on every span in a scope.
+//! - [`evaluation`]: `gen_ai.evaluation.result` events for scored answers.
 //! - [`events`]: point-in-time events on the current span.
 //! - [`classify`]: how an error becomes `error.type` (shared by every layer).
 //! - [`span`]: helpers to set attributes and statuses on `tracing` spans.
 //! - [`emit`]: [`OtelSpan`](emit::OtelSpan), the one way the adapters emit spans (and why).
 //! - [`logs`]: events as OpenTelemetry log records (structured attributes, trace ids).
+//! - [`propagation`]: trace context in and out of carriers (W3C when no propagator).
 //! - [`run`]: run totals (tokens, cost, calls) collected over agent runs.
 //! - [`url`]: URLs made safe to record.
 //! - [`openinference`]: the process-wide switch for OpenInference attributes.
@@ -39,12 +42,15 @@
 
 pub mod classify;
 pub mod content;
+pub mod context;
 pub mod conventions;
 pub mod cost;
 pub mod emit;
+pub mod evaluation;
 pub mod events;
 pub mod logs;
 pub mod openinference;
+pub mod propagation;
 pub mod run;
 pub mod sampling;
 pub mod span;

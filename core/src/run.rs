@@ -28,10 +28,12 @@
 //! assert_eq!(totals.calls_without_cost, 1);
 //! ```
 
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 
+use opentelemetry::trace::TraceContextExt;
 use opentelemetry::{Context, ContextGuard, KeyValue};
 
+use crate::content::ContentPolicy;
 use crate::conventions as c;
 use crate::cost::Cost;
 use crate::usage::Usage;
@@ -84,6 +86,30 @@ struct Inner {
     name: String,
     totals: Mutex<RunTotals>,
     parent: Option<Run>,
+    /// The run's span and the content policy for what it records (set by the layer
+    /// that made the span).
+    span: OnceLock<(Context, ContentPolicy)>,
+    /// The local root span of the trace (an HTTP server span with no remote parent)
+    /// when this is the outermost run: it shows the run's input and output too.
+    trace_root: Option<Context>,
+}
+
+/// Marks the span of `cx` as the root of its trace in this process (a server span
+/// with no remote parent): the outermost agent run under it puts its input and
+/// output on it too, where trace lists (Phoenix, Langfuse) read them.
+#[derive(Debug, Clone)]
+pub struct TraceRoot(Context);
+
+impl TraceRoot {
+    /// `cx` with its span marked as the trace root.
+    pub fn mark(cx: &Context) -> Context {
+        cx.with_value(TraceRoot(cx.clone()))
+    }
+
+    /// The trace root's context, when `cx` runs under one.
+    pub fn of(cx: &Context) -> Option<Context> {
+        cx.get::<TraceRoot>().map(|r| r.0.clone())
+    }
 }
 
 /// A run whose totals are being collected. Cheap to clone (shared).
@@ -100,12 +126,88 @@ impl Run {
 
     /// A new run under an explicit parent (or none).
     pub fn with_parent(name: impl Into<String>, parent: Option<Run>) -> Run {
+        let trace_root = match parent {
+            None => TraceRoot::of(&Context::current()),
+            Some(_) => None,
+        };
         Run {
             inner: Arc::new(Inner {
                 name: name.into(),
                 totals: Mutex::new(RunTotals::default()),
                 parent,
+                span: OnceLock::new(),
+                trace_root,
             }),
+        }
+    }
+
+    /// Ties the run to its span (`span_cx`), where [`Run::record_input`] and
+    /// [`Run::record_output`] write, under `content`. The first call wins.
+    pub fn bind_span(&self, span_cx: Context, content: ContentPolicy) {
+        let _ = self.inner.span.set((span_cx, content));
+    }
+
+    /// Records the run's input (the user's question), when the content policy
+    /// captures content: `gen_ai.input.messages` (one user message) and `input.value`
+    /// on the run's span, and `input.value` on the trace's local root span for the
+    /// outermost run. Redacted and truncated like all content.
+    pub fn record_input(&self, text: &str) {
+        self.record_io(
+            text,
+            "user",
+            c::GEN_AI_INPUT_MESSAGES,
+            c::INPUT_VALUE,
+            c::INPUT_MIME_TYPE,
+        );
+    }
+
+    /// Records the run's final output (the answer), like [`Run::record_input`]:
+    /// `gen_ai.output.messages` and `output.value`.
+    pub fn record_output(&self, text: &str) {
+        self.record_io(
+            text,
+            "assistant",
+            c::GEN_AI_OUTPUT_MESSAGES,
+            c::OUTPUT_VALUE,
+            c::OUTPUT_MIME_TYPE,
+        );
+    }
+
+    fn record_io(
+        &self,
+        text: &str,
+        role: &str,
+        messages_key: &'static str,
+        value_key: &'static str,
+        mime_key: &'static str,
+    ) {
+        let Some((span_cx, content)) = self.inner.span.get() else {
+            return;
+        };
+        if !content.mode().on_span() {
+            return;
+        }
+        let Some(text) = content.capture_text(text) else {
+            return;
+        };
+        let mut message = serde_json::json!({
+            "role": role,
+            "parts": [{"type": "text", "content": text}],
+        });
+        if role == "assistant" {
+            message["finish_reason"] = "stop".into();
+        }
+        let span = span_cx.span();
+        span.set_attribute(KeyValue::new(
+            messages_key,
+            serde_json::Value::Array(vec![message]).to_string(),
+        ));
+        span.set_attribute(KeyValue::new(value_key, text.clone()));
+        span.set_attribute(KeyValue::new(mime_key, "text/plain"));
+        if let Some(root) = &self.inner.trace_root {
+            let root = root.span();
+            root.set_attribute(KeyValue::new(value_key, text));
+            root.set_attribute(KeyValue::new(mime_key, "text/plain"));
         }
     }
 

@@ -126,7 +126,7 @@ impl Usage {
                 self.cache_read_input_tokens,
             ),
             (
-                conventions::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                conventions::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
                 self.cache_creation_input_tokens,
             ),
             (
@@ -140,6 +140,12 @@ impl Usage {
             }
         }
         if names.legacy {
+            if self.cache_creation_input_tokens > 0 {
+                attrs.push(KeyValue::new(
+                    conventions::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+                    to_i64(self.cache_creation_input_tokens),
+                ));
+            }
             attrs.push(KeyValue::new(
                 conventions::GEN_AI_USAGE_PROMPT_TOKENS,
                 to_i64(self.input_tokens),

@@ -102,8 +102,11 @@ impl Totals {
             Some(c::GEN_AI_USAGE_COMPLETION_TOKENS),
         );
         self.cache_read_input_tokens += tokens(span, c::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS, None);
-        self.cache_creation_input_tokens +=
-            tokens(span, c::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS, None);
+        self.cache_creation_input_tokens += tokens(
+            span,
+            c::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+            Some(c::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS),
+        );
         self.reasoning_output_tokens += tokens(span, c::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS, None);
         match span_cost(span) {
             Some(cost) => self.cost = Some(self.cost.unwrap_or(Cost::ZERO) + cost),

@@ -58,6 +58,7 @@ impl GenAiResponse for Answer {
             finish_reasons: vec!["stop".to_owned()],
             usage: Some(Usage::new(1200, 300).with_cache_read(1000)),
             output_messages: None,
+            ..ResponseInfo::default()
         }
     }
 }

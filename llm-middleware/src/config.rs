@@ -35,6 +35,7 @@ pub struct GenAiConfig {
     pub(crate) max_body_bytes: usize,
     pub(crate) max_event_bytes: usize,
     pub(crate) include_stream_usage: bool,
+    pub(crate) propagate: bool,
     pub(crate) metrics: Arc<Metrics>,
 }
 
@@ -49,6 +50,7 @@ impl Default for GenAiConfig {
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             max_event_bytes: DEFAULT_MAX_EVENT_BYTES,
             include_stream_usage: false,
+            propagate: true,
             metrics: Arc::new(Metrics::default()),
         }
     }
@@ -64,6 +66,15 @@ impl GenAiConfig {
             names: NameSet::from_env(),
             ..GenAiConfig::default()
         }
+    }
+
+    /// Whether the HTTP middleware writes the call span's trace context
+    /// (`traceparent`, `tracestate`) into the request, so a provider-side or proxy-side
+    /// trace joins (on by default; an aitrace-http client middleware further in
+    /// replaces it with its HTTP span's context).
+    pub fn with_propagation(mut self, on: bool) -> Self {
+        self.propagate = on;
+        self
     }
 
     /// Sets the content policy (content is not captured by default).

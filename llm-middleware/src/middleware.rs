@@ -92,6 +92,11 @@ impl Middleware for GenAiMiddleware {
             }
         }
         let cx = call.context();
+        // The provider (or a proxy in between) continues the trace from this span; an
+        // HTTP client span further in, when there is one, overwrites it with its own.
+        if self.config.propagate {
+            crate::http::inject(&cx, req.headers_mut());
+        }
         let result = next.run(req, extensions).with_context(cx.clone()).await;
         let response = match result {
             Ok(response) => response,
@@ -104,9 +109,13 @@ impl Middleware for GenAiMiddleware {
             .headers()
             .get(http::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
-        let observer = call.on_response(response.status().as_u16(), content_type);
+        let status = response.status().as_u16();
+        let content_type = content_type.map(str::to_owned);
         let url = response.url().clone();
         let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
+        // The body's own length (reqwest gives none for a body it decompresses).
+        let length = http_body::Body::size_hint(&body).exact();
+        let observer = call.on_response(status, content_type.as_deref(), length);
         let observed = ObservedBody::new(body, Some(observer), Some(cx));
         let mut builder = http::Response::builder()
             .status(parts.status)

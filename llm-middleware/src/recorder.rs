@@ -13,7 +13,9 @@ use aitrace_core::conventions::{self as c, Operation, Provider};
 use aitrace_core::cost::{Cost, NoCost};
 use aitrace_core::emit::OtelSpan;
 use aitrace_core::events;
+use aitrace_core::logs::{self, EventAttributes};
 use aitrace_core::run::Run;
+use opentelemetry::logs::Severity;
 use opentelemetry::trace::SpanKind;
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 
@@ -54,7 +56,19 @@ pub(crate) struct CallRecorder {
     server: Option<(String, u16)>,
     run: Option<Run>,
     extra: Vec<KeyValue>,
+    /// What the `gen_ai.client.inference.operation.details` event will carry, kept
+    /// only when content goes to events and a logger is installed.
+    details: Option<Box<Details>>,
+    /// Attributes of the response that the metric points carry too.
+    openai_metric_attrs: Vec<KeyValue>,
     done: bool,
+}
+
+/// The details event's attributes, gathered over the call.
+#[derive(Debug, Default)]
+struct Details {
+    attributes: Vec<KeyValue>,
+    content: Vec<(&'static str, serde_json::Value)>,
 }
 
 fn string_array(items: &[String]) -> Value {
@@ -124,6 +138,34 @@ fn request_attributes(
     if let Some(t) = &info.output_type {
         attrs.push(KeyValue::new(c::GEN_AI_OUTPUT_TYPE, t.clone()));
     }
+    if let Some(level) = &p.reasoning_level {
+        attrs.push(KeyValue::new(
+            c::GEN_AI_REQUEST_REASONING_LEVEL,
+            level.clone(),
+        ));
+    }
+    if !p.encoding_formats.is_empty() {
+        attrs.push(KeyValue::new(
+            c::GEN_AI_REQUEST_ENCODING_FORMATS,
+            string_array(&p.encoding_formats),
+        ));
+    }
+    if let Some(id) = &info.previous_response_id {
+        attrs.push(KeyValue::new(
+            c::GEN_AI_REQUEST_PREVIOUS_RESPONSE_ID,
+            id.clone(),
+        ));
+    }
+    if let Some(api) = info.openai_api_type {
+        attrs.push(KeyValue::new(c::OPENAI_API_TYPE, api));
+    }
+    // Recorded unless `auto` (the conventions' condition).
+    if let Some(tier) = info.service_tier.as_deref().filter(|t| *t != "auto") {
+        attrs.push(KeyValue::new(
+            c::OPENAI_REQUEST_SERVICE_TIER,
+            tier.to_owned(),
+        ));
+    }
     if config.openinference() {
         attrs.push(KeyValue::new(
             c::OPENINFERENCE_SPAN_KIND,
@@ -156,6 +198,20 @@ impl CallRecorder {
             attrs.push(KeyValue::new(c::SERVER_ADDRESS, host.clone()));
             attrs.push(KeyValue::new(c::SERVER_PORT, i64::from(*port)));
         }
+        // The prompt template of the scope the call is made in.
+        if let Some(scope) = aitrace_core::context::current() {
+            if let Some((name, version)) = scope.prompt() {
+                attrs.push(KeyValue::new(c::GEN_AI_PROMPT_NAME, name.to_owned()));
+                if let Some(v) = version {
+                    attrs.push(KeyValue::new(c::GEN_AI_PROMPT_VERSION, v.to_owned()));
+                }
+            }
+        }
+        let attrs_for_details = if config.content.mode().on_events() && logs::is_installed() {
+            attrs.clone()
+        } else {
+            Vec::new()
+        };
         let span = OtelSpan::start(name, SpanKind::Client, attrs);
         let recorder = CallRecorder {
             span,
@@ -169,53 +225,52 @@ impl CallRecorder {
             server,
             run: Run::current(),
             extra: Vec::new(),
+            details: None,
+            openai_metric_attrs: Vec::new(),
             done: false,
             config,
         };
+        let mut recorder = recorder;
         if recorder.span.is_recording() {
-            let mut content = Vec::new();
-            recorder.capture(
-                &mut content,
-                c::GEN_AI_INPUT_MESSAGES,
-                info.input_messages.as_ref(),
-            );
-            recorder.capture(
-                &mut content,
-                c::GEN_AI_SYSTEM_INSTRUCTIONS,
-                info.system_instructions.as_ref(),
-            );
-            recorder.emit_content(content);
+            if recorder.config.content.mode().on_events() && logs::is_installed() {
+                recorder.details = Some(Box::new(Details {
+                    attributes: attrs_for_details,
+                    content: Vec::new(),
+                }));
+            }
+            recorder.capture_request(info);
         }
         recorder
     }
 
-    /// Redacted, truncated content for `key`, when the policy captures content.
-    fn capture(
-        &self,
-        out: &mut Vec<KeyValue>,
-        key: &'static str,
-        value: Option<&serde_json::Value>,
-    ) {
-        if let Some(v) = value {
-            if let Some(text) = self.config.content.capture_json(v) {
-                out.push(KeyValue::new(key, text));
-            }
-        }
+    /// The request's content (messages, instructions, tool definitions), per policy.
+    fn capture_request(&mut self, info: &RequestInfo) {
+        self.capture(c::GEN_AI_INPUT_MESSAGES, info.input_messages.as_ref());
+        self.capture(
+            c::GEN_AI_SYSTEM_INSTRUCTIONS,
+            info.system_instructions.as_ref(),
+        );
+        self.capture(c::GEN_AI_TOOL_DEFINITIONS, info.tool_definitions.as_ref());
     }
 
-    fn emit_content(&self, content: Vec<KeyValue>) {
-        if content.is_empty() {
+    /// Records content for `key` where the policy says: redacted and truncated, as a
+    /// JSON string on the span, and kept in structured form for the details event.
+    fn capture(&mut self, key: &'static str, value: Option<&serde_json::Value>) {
+        let Some(v) = value else {
+            return;
+        };
+        let mode = self.config.content.mode();
+        if !mode.captures() {
             return;
         }
-        let mode = self.config.content.mode();
-        if mode.on_events() {
-            self.span.add_event(
-                events::GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
-                content.clone(),
-            );
-        }
+        let sanitized = self.config.content.sanitize(v);
         if mode.on_span() {
-            self.span.set_attributes(content);
+            self.span
+                .set_attribute(KeyValue::new(key, sanitized.to_string()));
+        }
+        if let Some(details) = self.details.as_mut() {
+            details.content.retain(|(k, _)| *k != key);
+            details.content.push((key, sanitized));
         }
     }
 
@@ -235,24 +290,17 @@ impl CallRecorder {
             info.operation,
             info.model.as_deref(),
         ));
-        self.span.set_attributes(request_attributes(
+        let attrs = request_attributes(
             &self.config,
             &self.provider_value,
             self.request_model.as_ref(),
             info,
-        ));
-        let mut content = Vec::new();
-        self.capture(
-            &mut content,
-            c::GEN_AI_INPUT_MESSAGES,
-            info.input_messages.as_ref(),
         );
-        self.capture(
-            &mut content,
-            c::GEN_AI_SYSTEM_INSTRUCTIONS,
-            info.system_instructions.as_ref(),
-        );
-        self.emit_content(content);
+        if let Some(details) = self.details.as_mut() {
+            details.attributes.extend(attrs.iter().cloned());
+        }
+        self.span.set_attributes(attrs);
+        self.capture_request(info);
     }
 
     /// A chunk of a streamed response arrived.
@@ -313,6 +361,7 @@ impl CallRecorder {
             }
         };
         let ttfc = self.first_chunk.map(|d| d.as_secs_f64());
+        let embeddings = self.operation == Operation::Embeddings;
 
         if self.span.is_recording() {
             let mut attrs = std::mem::take(&mut self.extra);
@@ -329,10 +378,32 @@ impl CallRecorder {
                         string_array(&r.finish_reasons),
                     ));
                 }
+                if let Some(tier) = &r.service_tier {
+                    let kv = KeyValue::new(c::OPENAI_RESPONSE_SERVICE_TIER, tier.clone());
+                    self.openai_metric_attrs.push(kv.clone());
+                    attrs.push(kv);
+                }
+                if let Some(fp) = &r.system_fingerprint {
+                    let kv = KeyValue::new(c::OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fp.clone());
+                    self.openai_metric_attrs.push(kv.clone());
+                    attrs.push(kv);
+                }
+                for (key, n) in &r.modality_tokens {
+                    attrs.push(KeyValue::new(*key, *n));
+                }
             }
             match usage {
                 Some(u) => {
-                    attrs.extend(u.attributes(self.config.names));
+                    let mut usage_attrs = u.attributes(self.config.names);
+                    if embeddings {
+                        // An embeddings call has no output: the API reports none, and
+                        // the conventions' embeddings span has no output count.
+                        usage_attrs.retain(|kv| {
+                            kv.key.as_str() != c::GEN_AI_USAGE_OUTPUT_TOKENS
+                                && kv.key.as_str() != c::GEN_AI_USAGE_COMPLETION_TOKENS
+                        });
+                    }
+                    attrs.extend(usage_attrs);
                     if self.config.openinference() {
                         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
                         attrs.push(KeyValue::new(c::LLM_TOKEN_COUNT_PROMPT, n(u.input_tokens)));
@@ -358,14 +429,17 @@ impl CallRecorder {
                     i64::try_from(self.chunks).unwrap_or(i64::MAX),
                 ));
             }
+            if let Some(details) = self.details.as_mut() {
+                details.attributes.extend(attrs.iter().cloned());
+            }
             self.span.set_attributes(attrs);
-            let mut content = Vec::new();
             self.capture(
-                &mut content,
                 c::GEN_AI_OUTPUT_MESSAGES,
                 response.and_then(|r| r.output_messages.as_ref()),
             );
-            self.emit_content(content);
+            if let Some(details) = self.details.take() {
+                self.emit_details(*details, error_type.as_deref());
+            }
             match &outcome {
                 Outcome::Ok(_) => {}
                 Outcome::Error {
@@ -407,11 +481,12 @@ impl CallRecorder {
         if let Some(e) = &error_type {
             metric_attrs.push(KeyValue::new(c::ERROR_TYPE, e.to_string()));
         }
+        metric_attrs.append(&mut self.openai_metric_attrs);
         self.config.metrics.record(
             metric_attrs,
             duration.as_secs_f64(),
             usage.map(|u| u.input_tokens),
-            usage.map(|u| u.output_tokens),
+            usage.filter(|_| !embeddings).map(|u| u.output_tokens),
             ttfc,
             cost.as_ref().ok().map(|c| c.usd()),
         );
@@ -421,6 +496,27 @@ impl CallRecorder {
         // Ending here, not at drop: the context may be held elsewhere.
         let span = std::mem::replace(&mut self.span, OtelSpan::off(Context::new()));
         span.end();
+    }
+}
+
+impl CallRecorder {
+    /// One `gen_ai.client.inference.operation.details` event per call: the call's
+    /// attributes and its content in structured form, tied to the call's span.
+    fn emit_details(&self, details: Details, error_type: Option<&str>) {
+        let mut attributes = EventAttributes::new();
+        attributes.extend_key_values(&details.attributes);
+        if let Some(e) = error_type {
+            attributes.push(c::ERROR_TYPE, e.to_owned().into());
+        }
+        for (key, value) in &details.content {
+            attributes.push_json(*key, value);
+        }
+        logs::emit(
+            events::GEN_AI_CLIENT_INFERENCE_OPERATION_DETAILS,
+            Severity::Debug,
+            &self.span.context(),
+            attributes,
+        );
     }
 }
 

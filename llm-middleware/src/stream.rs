@@ -5,7 +5,9 @@
 //! The span records the time to the first chunk, gathers usage and finish reasons
 //! from the chunks as they pass (nothing is buffered), ends with an error status when
 //! the stream yields an error, and with `error.type=cancelled` when the consumer drops
-//! the stream before its end.
+//! the stream before its end. A stream dropped after its terminal chunk
+//! ([`GenAiChunk::is_terminal`]) or after a finish reason arrived ended normally:
+//! clients stop reading at `[DONE]` and drop the stream.
 //!
 //! ```
 //! use aitrace_core::conventions::{Operation, Provider};
@@ -211,6 +213,7 @@ pin_project! {
         inner: S,
         recorder: Option<CallRecorder>,
         info: ResponseInfo,
+        terminal: bool,
         classify: C,
     }
 
@@ -218,7 +221,13 @@ pin_project! {
         fn drop(this: Pin<&mut Self>) {
             let this = this.project();
             if let Some(recorder) = this.recorder.take() {
-                recorder.finish(Outcome::Cancelled(Some(this.info)));
+                // Clients stop reading at the terminal event and drop the stream: that
+                // is the stream's normal end, not a cancellation.
+                if *this.terminal || !this.info.finish_reasons.is_empty() {
+                    recorder.finish(Outcome::Ok(this.info));
+                } else {
+                    recorder.finish(Outcome::Cancelled(Some(this.info)));
+                }
             }
         }
     }
@@ -230,6 +239,7 @@ impl<S, C> InstrumentedStream<S, C> {
             inner,
             recorder,
             info: ResponseInfo::default(),
+            terminal: false,
             classify,
         }
     }
@@ -261,6 +271,7 @@ where
             Some(Ok(chunk)) => {
                 recorder.on_chunk();
                 chunk.fold_into(this.info);
+                *this.terminal |= chunk.is_terminal();
             }
             Some(Err(error)) => {
                 let error_type: Cow<'static, str> = this.classify.error_type(error);

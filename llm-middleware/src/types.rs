@@ -28,6 +28,11 @@ pub struct RequestParams {
     pub choice_count: Option<i64>,
     /// Embedding dimensions.
     pub dimensions: Option<i64>,
+    /// Reasoning effort asked for (`gen_ai.request.reasoning.level`): OpenAI's
+    /// `reasoning_effort` / `reasoning.effort`, Gemini's `thinkingLevel`.
+    pub reasoning_level: Option<String>,
+    /// Embedding encoding formats (`gen_ai.request.encoding_formats`).
+    pub encoding_formats: Vec<String>,
 }
 
 /// The GenAI facts of a request.
@@ -51,6 +56,15 @@ pub struct RequestInfo {
     pub input_messages: Option<Value>,
     /// System instructions in the conventions' JSON shape (for opt-in capture).
     pub system_instructions: Option<Value>,
+    /// The tools offered to the model, in the conventions' shape (for opt-in capture,
+    /// `gen_ai.tool.definitions`).
+    pub tool_definitions: Option<Value>,
+    /// The response this one continues (`gen_ai.request.previous_response.id`).
+    pub previous_response_id: Option<String>,
+    /// Which OpenAI API was called (`openai.api.type`: `chat_completions`, `responses`).
+    pub openai_api_type: Option<&'static str>,
+    /// The service tier asked for (`openai.request.service_tier`).
+    pub service_tier: Option<String>,
 }
 
 impl RequestInfo {
@@ -66,6 +80,10 @@ impl RequestInfo {
             output_type: None,
             input_messages: None,
             system_instructions: None,
+            tool_definitions: None,
+            previous_response_id: None,
+            openai_api_type: None,
+            service_tier: None,
         }
     }
 }
@@ -83,6 +101,13 @@ pub struct ResponseInfo {
     pub usage: Option<Usage>,
     /// Output messages in the conventions' JSON shape (for opt-in capture).
     pub output_messages: Option<Value>,
+    /// The service tier that served the call (`openai.response.service_tier`).
+    pub service_tier: Option<String>,
+    /// The backend configuration fingerprint (`openai.response.system_fingerprint`).
+    pub system_fingerprint: Option<String>,
+    /// Tokens per modality where the provider reports them, as (attribute, count):
+    /// `gen_ai.usage.audio.input_tokens`, ...
+    pub modality_tokens: Vec<(&'static str, i64)>,
 }
 
 /// A request type whose GenAI facts a [`GenAiLayer`](crate::GenAiLayer) can read.
@@ -121,4 +146,12 @@ pub trait GenAiResponse {
 pub trait GenAiChunk {
     /// Updates `acc` with what this chunk says.
     fn fold_into(&self, acc: &mut ResponseInfo);
+
+    /// Whether this is the stream's last event (OpenAI's `[DONE]`, Anthropic's
+    /// `message_stop`, ...). A consumer that drops the stream after a terminal chunk,
+    /// or after a finish reason was folded in, ended it normally; before, the call is
+    /// recorded as cancelled.
+    fn is_terminal(&self) -> bool {
+        false
+    }
 }

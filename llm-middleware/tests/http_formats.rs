@@ -225,7 +225,9 @@ async fn anthropic_json_and_stream() {
         assert_eq!(int(s, c::GEN_AI_USAGE_INPUT_TOKENS), 1120);
         assert_eq!(int(s, c::GEN_AI_USAGE_OUTPUT_TOKENS), 50);
         assert_eq!(int(s, c::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS), 1000);
-        assert_eq!(int(s, c::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS), 100);
+        assert_eq!(int(s, c::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS), 100);
+        // The pre-v0.1 name only with `gen_ai_legacy`.
+        assert!(!has(s, c::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS));
         assert_eq!(
             common::attr(s, c::GEN_AI_RESPONSE_FINISH_REASONS),
             Some(strings(&["end_turn"]))
@@ -499,11 +501,11 @@ async fn content_is_captured_only_on_request_and_redacted() {
     assert!(!input.contains("ABCDEFGHIJKLMNOP"), "{input}");
     assert!(input.contains("[REDACTED]"));
     let parsed: serde_json::Value = serde_json::from_str(&input).unwrap();
-    assert_eq!(parsed[0]["role"], "user");
-    assert_eq!(
-        string(&s, c::GEN_AI_SYSTEM_INSTRUCTIONS),
-        r#"[{"content":"be nice","type":"text"}]"#
-    );
+    // A Chat Completions system message is part of the history: kept in order.
+    assert_eq!(parsed[0]["role"], "system");
+    assert_eq!(parsed[0]["parts"][0]["content"], "be nice");
+    assert_eq!(parsed[1]["role"], "user");
+    assert!(!has(&s, c::GEN_AI_SYSTEM_INSTRUCTIONS));
     let output: serde_json::Value =
         serde_json::from_str(&string(&s, c::GEN_AI_OUTPUT_MESSAGES)).unwrap();
     assert_eq!(output[0]["parts"][0]["content"], "Hello!");

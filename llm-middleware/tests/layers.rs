@@ -52,6 +52,7 @@ impl GenAiResponse for Answer {
             finish_reasons: vec!["end_turn".to_owned()],
             usage: Some(self.0),
             output_messages: None,
+            ..ResponseInfo::default()
         }
     }
 }

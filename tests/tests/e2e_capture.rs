@@ -38,6 +38,27 @@ async fn captured_content_arrives_redacted() {
         .tool
         .str("gen_ai.tool.call.result")
         .contains("\"celsius\":17"));
+    // The run's question and answer, on the agent span and on the trace's root (the
+    // server span), in the names Phoenix's trace list shows.
+    for s in [&d.agent, &d.server] {
+        let input = s.str("input.value");
+        assert!(
+            input.contains("What is the weather in Tokyo?"),
+            "{}: {input}",
+            s.name
+        );
+        assert!(input.contains("[REDACTED]"), "{input}");
+        assert!(
+            s.str("output.value").contains("clear in Tokyo"),
+            "{}",
+            s.name
+        );
+    }
+    assert!(d.agent.str("gen_ai.input.messages").contains("Tokyo"));
+    assert!(d
+        .agent
+        .str("gen_ai.output.messages")
+        .contains("clear in Tokyo"));
     // The planted key reached no attribute of any span.
     for s in &spans {
         let all = serde_json::to_string(&s.attributes).unwrap();

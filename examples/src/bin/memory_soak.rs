@@ -38,6 +38,7 @@ impl GenAiResponse for Answer {
             finish_reasons: vec!["stop".to_owned()],
             usage: Some(Usage::new(1200, 300)),
             output_messages: None,
+            ..ResponseInfo::default()
         }
     }
 }

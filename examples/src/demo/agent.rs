@@ -52,6 +52,7 @@ struct AgentState {
     llm: ClientWithMiddleware,
     llm_base: String,
     tools: Tools,
+    content: ContentPolicy,
 }
 
 /// Starts the agent service on an ephemeral loopback port.
@@ -66,6 +67,7 @@ pub async fn start(config: AgentConfig) -> Result<SocketAddr, BoxError> {
         llm,
         llm_base: config.llm_base.clone(),
         tools: weather_tools(&config.weather_base, config.content.clone()),
+        content: config.content.clone(),
     });
     let app = Router::new()
         .route("/ask", post(ask))
@@ -133,11 +135,21 @@ async fn ask(
         .to_string();
     let mut info = AgentInfo::new("weather-agent")
         .with_version("1.0.0")
-        .with_description("Answers weather questions with a weather tool");
+        .with_description("Answers weather questions with a weather tool")
+        .with_content(state.content.clone());
     if let Some(session) = ask.session {
         info = info.with_conversation_id(session);
     }
-    let (answer, totals) = agent::run(info, answer(&state, &ask.question)).await;
+    let question = ask.question.clone();
+    let (answer, totals) = agent::run(info, async {
+        // The run's question and answer: on the agent span and the trace's root, as
+        // trace lists show them (when content capture is on).
+        agent::record_input(&question);
+        let answer = answer(&state, &question).await?;
+        agent::record_output(&answer);
+        Ok::<_, BoxError>(answer)
+    })
+    .await;
     match answer {
         Ok(answer) => Ok(Json(AgentAnswer::new(answer, trace_id, &totals))),
         Err(e) => Err((StatusCode::BAD_GATEWAY, e.to_string())),

@@ -271,6 +271,9 @@ where
     fn call(&mut self, req: Request<B>) -> Self::Future {
         let (parts, body) = req.into_parts();
         let mut parent = crate::propagation::extract(&HeaderExtractor(&parts.headers));
+        let remote_parent = opentelemetry::trace::TraceContextExt::span(&parent)
+            .span_context()
+            .is_valid();
         if forces_sampling(&self.config, &parts) {
             parent = aitrace_core::sampling::forced(&parent);
         }
@@ -281,6 +284,13 @@ where
             OtelSpan::off(parent)
         };
         let cx = span.context();
+        // A request that arrives with no trace: this span is the trace's root, where
+        // the outermost agent run also puts its input and output.
+        let cx = if span.is_recording() && !remote_parent {
+            aitrace_core::run::TraceRoot::mark(&cx)
+        } else {
+            cx
+        };
         let req = Request::from_parts(parts, body);
         let inner = {
             let _attached = cx.clone().attach();

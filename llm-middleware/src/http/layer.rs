@@ -178,7 +178,7 @@ where
         self.inner.poll_ready(cx)
     }
 
-    fn call(&mut self, req: http::Request<B>) -> Self::Future {
+    fn call(&mut self, mut req: http::Request<B>) -> Self::Future {
         let uri = req.uri();
         let target = Target {
             method: req.method().as_str(),
@@ -190,6 +190,9 @@ where
             path: uri.path(),
         };
         let call = HttpCall::begin(&self.config, &target, None).map(|(call, _)| call);
+        if let Some(call) = call.as_ref().filter(|_| self.config.propagate) {
+            super::inject(&call.context(), req.headers_mut());
+        }
         let kept = call.as_ref().map(|_| Arc::new(Mutex::new(Kept::default())));
         let cap = self.config.max_body_bytes;
         let req = req.map(|inner| TeeBody {
@@ -247,7 +250,8 @@ where
                     .headers()
                     .get(http::header::CONTENT_TYPE)
                     .and_then(|v| v.to_str().ok());
-                let observer = call.on_response(response.status().as_u16(), content_type);
+                let length = response.body().size_hint().exact();
+                let observer = call.on_response(response.status().as_u16(), content_type, length);
                 let cx = this.cx.take();
                 Ok(response.map(|body| ObservedBody::new(body, Some(observer), cx)))
             }

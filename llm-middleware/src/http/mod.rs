@@ -32,6 +32,26 @@ use crate::sse::SseParser;
 use crate::types::{RequestInfo, ResponseInfo};
 use crate::wire::{self, StreamAccumulator, WireFormat};
 
+/// Writes propagation fields into HTTP headers (a value that is not a valid header is
+/// skipped).
+struct HeaderInjector<'a>(&'a mut http::HeaderMap);
+
+impl opentelemetry::propagation::Injector for HeaderInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if let (Ok(name), Ok(value)) = (
+            http::header::HeaderName::from_bytes(key.as_bytes()),
+            http::HeaderValue::from_str(&value),
+        ) {
+            self.0.insert(name, value);
+        }
+    }
+}
+
+/// Writes `cx`'s trace context into request headers.
+pub(crate) fn inject(cx: &Context, headers: &mut http::HeaderMap) {
+    aitrace_core::propagation::inject(cx, &mut HeaderInjector(headers));
+}
+
 /// Where a request goes, as far as the span needs to know.
 pub(crate) struct Target<'a> {
     pub(crate) method: &'a str,
@@ -138,10 +158,14 @@ impl HttpCall {
     }
 
     /// The response head arrived: decide how to read the body.
+    /// `content_length` is the response's `Content-Length`, when it has one: a body
+    /// that has yielded that many bytes is complete, whether or not the caller polls
+    /// it once more for its end (hyper serving it on to its own client does not).
     pub(crate) fn on_response(
         mut self,
         status: u16,
         content_type: Option<&str>,
+        content_length: Option<u64>,
     ) -> ResponseObserver {
         self.recorder.note(KeyValue::new(
             c::HTTP_RESPONSE_STATUS_CODE,
@@ -155,9 +179,12 @@ impl HttpCall {
                 buf: Vec::new(),
             }
         } else if is_sse {
+            let mut acc = wire::stream_accumulator(&self.format, self.capture);
+            // A byte past the policy's limit, so what is recorded is marked truncated.
+            acc.set_capture_limit(self.config.content.limits().max_string_bytes + 1);
             Mode::Sse {
                 parser: SseParser::new(self.config.max_event_bytes),
-                acc: wire::stream_accumulator(&self.format, self.capture),
+                acc,
                 parse_error: None,
             }
         } else {
@@ -169,7 +196,27 @@ impl HttpCall {
             capture: self.capture,
             max_body: self.config.max_body_bytes,
             truncated: false,
+            received: 0,
+            content_length,
             mode,
+        }
+    }
+}
+
+/// A stream that ended before its terminal event: every choice without a finish
+/// reason gets `error`, the conventions' finish reason for a generation that did not
+/// complete.
+fn mark_unfinished(info: &mut ResponseInfo) {
+    if info.finish_reasons.is_empty() {
+        info.finish_reasons.push(c::FINISH_REASON_ERROR.to_owned());
+    }
+    if let Some(serde_json::Value::Array(messages)) = info.output_messages.as_mut() {
+        for m in messages {
+            if m.get("finish_reason")
+                .is_none_or(serde_json::Value::is_null)
+            {
+                m["finish_reason"] = c::FINISH_REASON_ERROR.into();
+            }
         }
     }
 }
@@ -234,6 +281,9 @@ pub(crate) struct ResponseObserver {
     capture: bool,
     max_body: usize,
     truncated: bool,
+    /// Body bytes seen so far, to compare with `content_length`.
+    received: u64,
+    content_length: Option<u64>,
     mode: Mode,
 }
 
@@ -243,6 +293,7 @@ impl ResponseObserver {
         let Some(recorder) = self.recorder.as_mut() else {
             return;
         };
+        self.received = self.received.saturating_add(data.len() as u64);
         match &mut self.mode {
             Mode::Json { buf } => {
                 if buf.len() + data.len() <= self.max_body {
@@ -262,17 +313,38 @@ impl ResponseObserver {
                 parse_error,
             } => {
                 parser.feed(data, |event| {
+                    // Nothing after the stream's terminal event counts (a proxy's
+                    // trailing bytes must not overwrite usage or finish reasons).
+                    if acc.closed() {
+                        return;
+                    }
                     recorder.on_chunk();
                     if let Err(e) = acc.on_event(event) {
                         parse_error.get_or_insert(e.marker());
                     }
                 });
+                if acc.closed() {
+                    // The call is over at its terminal event, however long the caller
+                    // keeps the body.
+                    self.end();
+                    return;
+                }
             }
+        }
+        if self.content_length == Some(self.received) {
+            self.end();
         }
     }
 
     /// The body ended normally.
     pub(crate) fn on_end(mut self) {
+        self.end();
+    }
+
+    /// Finishes the call from what the body said. Called at the body's end, once a
+    /// body of known length has been read whole, at a stream's terminal event, and
+    /// when a body that said all it had to say is dropped.
+    fn end(&mut self) {
         let Some(mut recorder) = self.recorder.take() else {
             return;
         };
@@ -312,7 +384,7 @@ impl ResponseObserver {
                 acc,
                 parse_error,
             } => {
-                let cut = parser.finish();
+                let cut = parser.finish() && !acc.closed();
                 let oversized = parser.oversized_events();
                 if oversized > 0 {
                     recorder.note(KeyValue::new(
@@ -324,7 +396,8 @@ impl ResponseObserver {
                     recorder.note(KeyValue::new(c::AITRACE_RESPONSE_PARSE_ERROR, *marker));
                 }
                 let stream_error = acc.stream_error();
-                let info = acc.finish();
+                let completed = acc.completed();
+                let mut info = acc.finish();
                 match stream_error {
                     Some((kind, message)) => recorder.finish(Outcome::Error {
                         error_type: Cow::Owned(kind),
@@ -332,13 +405,37 @@ impl ResponseObserver {
                         partial: Some(&info),
                     }),
                     None if cut => recorder.finish(Outcome::Error {
-                        error_type: Cow::Borrowed("stream_truncated"),
+                        error_type: Cow::Borrowed(c::ERROR_TYPE_STREAM_TRUNCATED),
                         message: "the stream ended in the middle of an event".to_owned(),
                         partial: Some(&info),
                     }),
+                    None if !completed => {
+                        mark_unfinished(&mut info);
+                        recorder.finish(Outcome::Error {
+                            error_type: Cow::Borrowed(c::ERROR_TYPE_INCOMPLETE_STREAM),
+                            message: "the stream ended before its terminal event".to_owned(),
+                            partial: Some(&info),
+                        })
+                    }
                     None => recorder.finish(Outcome::Ok(&info)),
                 }
             }
+        }
+    }
+
+    /// Whether the body has said all it had to say: dropping it now is a normal end.
+    fn said_everything(&self) -> bool {
+        match &self.mode {
+            Mode::Sse { acc, .. } => acc.completed(),
+            // A complete JSON document (a chunked body read to its last byte whose
+            // end the caller never polled for).
+            Mode::Json { buf } => {
+                !self.truncated
+                    && !buf.is_empty()
+                    && serde_json::from_slice::<serde::de::IgnoredAny>(buf).is_ok()
+            }
+            // The status already says how the call ended.
+            Mode::Error { .. } => true,
         }
     }
 
@@ -360,8 +457,13 @@ impl ResponseObserver {
 }
 
 impl Drop for ResponseObserver {
-    /// The caller dropped the body before its end.
+    /// The caller dropped the body: a normal end when the body had said everything
+    /// (async-openai drops a stream at `data: [DONE]`), a cancellation otherwise.
     fn drop(&mut self) {
+        if self.recorder.is_some() && self.said_everything() {
+            self.end();
+            return;
+        }
         if let Some(recorder) = self.recorder.take() {
             let partial = match &mut self.mode {
                 Mode::Sse { acc, .. } => Some(acc.finish()),

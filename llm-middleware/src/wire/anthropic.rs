@@ -26,6 +26,20 @@ struct Request<'a> {
     #[serde(default, borrow)]
     stop_sequences: Vec<Cow<'a, str>>,
     stream: Option<bool>,
+    thinking: Option<Thinking>,
+    #[serde(borrow)]
+    output_config: Option<OutputConfig<'a>>,
+}
+
+#[derive(Deserialize)]
+struct Thinking {
+    budget_tokens: Option<i64>,
+}
+
+#[derive(Deserialize)]
+struct OutputConfig<'a> {
+    #[serde(borrow)]
+    effort: Option<Cow<'a, str>>,
 }
 
 /// Reads a Messages request body.
@@ -47,6 +61,16 @@ pub fn parse_request(
             .into_iter()
             .map(Cow::into_owned)
             .collect(),
+        // The value sent: the effort level, else the extended-thinking token budget.
+        reasoning_level: req
+            .output_config
+            .and_then(|o| o.effort)
+            .map(Cow::into_owned)
+            .or_else(|| {
+                req.thinking
+                    .and_then(|t| t.budget_tokens)
+                    .map(|b| b.to_string())
+            }),
         ..RequestParams::default()
     };
     if capture {
@@ -58,6 +82,24 @@ pub fn parse_request(
             }
             _ => None,
         };
+        info.tool_definitions = value.get("tools").and_then(Value::as_array).map(|tools| {
+            Value::Array(
+                tools
+                    .iter()
+                    .map(|t| match t.get("input_schema") {
+                        // A client tool: the conventions' function definition.
+                        Some(schema) => serde_json::json!({
+                            "type": "function",
+                            "name": t.get("name"),
+                            "description": t.get("description"),
+                            "parameters": schema,
+                        }),
+                        // A server tool (`web_search_20250305`, ...) as sent.
+                        None => t.clone(),
+                    })
+                    .collect(),
+            )
+        });
         info.input_messages = value.get("messages").and_then(Value::as_array).map(|msgs| {
             Value::Array(
                 msgs.iter()
@@ -89,7 +131,11 @@ fn block_part(block: &Value) -> Value {
                 .unwrap_or_default(),
         ),
         Some("tool_use") => serde_json::json!({
-            "type": "tool_call", "id": block.get("id"), "name": block.get("name"), "arguments": block.get("input"),
+            "type": "tool_call", "id": block.get("id"), "name": block.get("name"),
+            "arguments": super::openai::tool_arguments(block.get("input")),
+        }),
+        Some("thinking") => serde_json::json!({
+            "type": "reasoning", "content": block.get("thinking").and_then(Value::as_str).unwrap_or_default(),
         }),
         Some("tool_result") => serde_json::json!({
             "type": "tool_call_response", "id": block.get("tool_use_id"), "response": block.get("content"),
@@ -149,14 +195,14 @@ pub fn parse_response(body: &[u8], capture: bool) -> Result<ResponseInfo, Extrac
     Ok(ResponseInfo {
         id: msg.id,
         model: msg.model,
-        finish_reasons: msg.stop_reason.into_iter().collect(),
         usage: msg.usage.map(RawUsage::to_usage).transpose()?,
         output_messages: capture.then(|| {
-            Value::Array(vec![message(
-                "assistant",
-                msg.content.iter().map(block_part).collect(),
-            )])
+            let mut m = message("assistant", msg.content.iter().map(block_part).collect());
+            m["finish_reason"] = msg.stop_reason.clone().into();
+            Value::Array(vec![m])
         }),
+        finish_reasons: msg.stop_reason.into_iter().collect(),
+        ..ResponseInfo::default()
     })
 }
 
@@ -165,7 +211,8 @@ pub fn parse_response(body: &[u8], capture: bool) -> Result<ResponseInfo, Extrac
 pub struct StreamState {
     info: ResponseInfo,
     raw: RawUsage,
-    text: String,
+    text: super::BoundedText,
+    limit: usize,
     capture: bool,
     done: bool,
     error: Option<(String, String)>,
@@ -177,7 +224,8 @@ impl StreamState {
         StreamState {
             info: ResponseInfo::default(),
             raw: RawUsage::default(),
-            text: String::new(),
+            text: super::BoundedText::default(),
+            limit: super::DEFAULT_CAPTURE_LIMIT,
             capture,
             done: false,
             error: None,
@@ -231,7 +279,7 @@ impl StreamAccumulator for StreamState {
             }
             "content_block_delta" if self.capture => {
                 if let Some(t) = e.delta.and_then(|d| d.text) {
-                    self.text.push_str(&t);
+                    self.text.push(&t, self.limit);
                 }
             }
             "message_delta" => {
@@ -272,13 +320,20 @@ impl StreamAccumulator for StreamState {
         self.done
     }
 
+    fn closed(&self) -> bool {
+        self.done
+    }
+
+    fn set_capture_limit(&mut self, bytes: usize) {
+        self.limit = bytes;
+    }
+
     fn finish(&mut self) -> ResponseInfo {
         let mut info = std::mem::take(&mut self.info);
         if self.capture {
-            info.output_messages = Some(Value::Array(vec![message(
-                "assistant",
-                vec![text_part(&self.text)],
-            )]));
+            let mut m = message("assistant", vec![text_part(&self.text.text())]);
+            m["finish_reason"] = info.finish_reasons.first().cloned().into();
+            info.output_messages = Some(Value::Array(vec![m]));
         }
         info
     }

@@ -32,6 +32,16 @@ struct GenerationConfig<'a> {
     frequency_penalty: Option<f64>,
     #[serde(borrow)]
     response_mime_type: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    thinking_config: Option<ThinkingConfig<'a>>,
+}
+
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ThinkingConfig<'a> {
+    #[serde(borrow)]
+    thinking_level: Option<Cow<'a, str>>,
+    thinking_budget: Option<i64>,
 }
 
 #[derive(Deserialize)]
@@ -72,7 +82,12 @@ pub fn parse_request(
             frequency_penalty: g.frequency_penalty,
             presence_penalty: g.presence_penalty,
             choice_count: g.candidate_count,
-            dimensions: None,
+            reasoning_level: g.thinking_config.and_then(|t| {
+                t.thinking_level
+                    .map(Cow::into_owned)
+                    .or_else(|| t.thinking_budget.map(|b| b.to_string()))
+            }),
+            ..RequestParams::default()
         };
         info.output_type = match g.response_mime_type.as_deref() {
             Some("application/json") => Some("json".to_owned()),
@@ -82,6 +97,34 @@ pub fn parse_request(
     }
     if capture {
         let value: Value = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+        info.tool_definitions = value.get("tools").and_then(Value::as_array).map(|tools| {
+            let mut defs = Vec::new();
+            for tool in tools {
+                match tool
+                    .get("functionDeclarations")
+                    .or_else(|| tool.get("function_declarations"))
+                    .and_then(Value::as_array)
+                {
+                    Some(functions) => defs.extend(functions.iter().map(|f| {
+                        serde_json::json!({
+                            "type": "function",
+                            "name": f.get("name"),
+                            "description": f.get("description"),
+                            "parameters": f.get("parameters").or_else(|| f.get("parametersJsonSchema")),
+                        })
+                    })),
+                    // A built-in tool (`googleSearch`, `codeExecution`): named by its key.
+                    None => {
+                        if let Value::Object(o) = tool {
+                            for key in o.keys() {
+                                defs.push(serde_json::json!({"type": key, "name": key}));
+                            }
+                        }
+                    }
+                }
+            }
+            Value::Array(defs)
+        });
         info.system_instructions = value
             .get("systemInstruction")
             .map(|s| Value::Array(parts_of(s.get("parts"))));
@@ -122,7 +165,7 @@ fn parts_of(parts: Option<&Value>) -> Vec<Value> {
                     if let Some(t) = p.get("text").and_then(Value::as_str) {
                         text_part(t)
                     } else if let Some(call) = p.get("functionCall") {
-                        serde_json::json!({"type": "tool_call", "name": call.get("name"), "arguments": call.get("args")})
+                        serde_json::json!({"type": "tool_call", "id": call.get("id"), "name": call.get("name"), "arguments": super::openai::tool_arguments(call.get("args"))})
                     } else if let Some(r) = p.get("functionResponse") {
                         serde_json::json!({"type": "tool_call_response", "name": r.get("name"), "response": r.get("response")})
                     } else {
@@ -235,17 +278,26 @@ pub fn parse_response(body: &[u8], capture: bool) -> Result<ResponseInfo, Extrac
 #[derive(Debug)]
 pub struct StreamState {
     info: ResponseInfo,
+    /// Text deltas, merged and bounded.
+    text: super::BoundedText,
+    /// Other parts (function calls, ...), bounded in number.
     parts: Vec<Value>,
+    limit: usize,
     capture: bool,
     error: Option<(String, String)>,
 }
+
+/// Non-text parts kept from a stream.
+const MAX_STREAM_PARTS: usize = 64;
 
 impl StreamState {
     /// A new accumulator.
     pub fn new(capture: bool) -> StreamState {
         StreamState {
             info: ResponseInfo::default(),
+            text: super::BoundedText::default(),
             parts: Vec::new(),
+            limit: super::DEFAULT_CAPTURE_LIMIT,
             capture,
             error: None,
         }
@@ -260,7 +312,28 @@ impl StreamAccumulator for StreamState {
         }
         let r: Response =
             serde_json::from_slice(event.data).map_err(|e| malformed("stream event", e))?;
-        r.fold(&mut self.info, self.capture.then_some(&mut self.parts))
+        if !self.capture {
+            return r.fold(&mut self.info, None);
+        }
+        let mut parts = Vec::new();
+        r.fold(&mut self.info, Some(&mut parts))?;
+        for part in parts {
+            match part.get("type").and_then(Value::as_str) {
+                Some("text") => self.text.push(
+                    part.get("content")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    self.limit,
+                ),
+                _ if self.parts.len() < MAX_STREAM_PARTS => self.parts.push(part),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn set_capture_limit(&mut self, bytes: usize) {
+        self.limit = bytes;
     }
 
     fn info(&self) -> &ResponseInfo {
@@ -279,7 +352,9 @@ impl StreamAccumulator for StreamState {
     fn finish(&mut self) -> ResponseInfo {
         let mut info = std::mem::take(&mut self.info);
         if self.capture {
-            let mut m = message("assistant", std::mem::take(&mut self.parts));
+            let mut parts = vec![text_part(&self.text.text())];
+            parts.append(&mut self.parts);
+            let mut m = message("assistant", parts);
             m["finish_reason"] = info.finish_reasons.first().cloned().into();
             info.output_messages = Some(Value::Array(vec![m]));
         }

@@ -60,6 +60,20 @@ struct Request<'a> {
     conversation: Option<Conversation<'a>>,
     #[serde(borrow)]
     previous_response_id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reasoning_effort: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    reasoning: Option<Reasoning<'a>>,
+    #[serde(borrow)]
+    service_tier: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    encoding_format: Option<Cow<'a, str>>,
+}
+
+#[derive(Deserialize)]
+struct Reasoning<'a> {
+    #[serde(borrow)]
+    effort: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
@@ -114,7 +128,23 @@ pub fn parse_request(
         presence_penalty: req.presence_penalty,
         choice_count: req.n,
         dimensions: req.dimensions,
+        reasoning_level: req
+            .reasoning_effort
+            .or_else(|| req.reasoning.and_then(|r| r.effort))
+            .map(Cow::into_owned),
+        encoding_formats: req
+            .encoding_format
+            .map(Cow::into_owned)
+            .into_iter()
+            .collect(),
     };
+    info.openai_api_type = match format {
+        WireFormat::OpenAiChat => Some(API_TYPE_CHAT_COMPLETIONS),
+        WireFormat::OpenAiResponses => Some(API_TYPE_RESPONSES),
+        _ => None,
+    };
+    info.service_tier = req.service_tier.map(Cow::into_owned);
+    info.previous_response_id = req.previous_response_id.map(Cow::into_owned);
     let format_kind = req
         .response_format
         .and_then(|f| f.kind)
@@ -122,7 +152,7 @@ pub fn parse_request(
     info.output_type = output_type(format_kind.as_deref());
     info.conversation_id = match req.conversation {
         Some(Conversation::Id(id)) | Some(Conversation::Object { id }) => Some(id.into_owned()),
-        None => req.previous_response_id.map(Cow::into_owned),
+        None => None,
     };
     if capture && operation != Operation::Embeddings {
         let value: Value = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
@@ -133,11 +163,63 @@ pub fn parse_request(
         };
         info.system_instructions = system;
         info.input_messages = input;
+        info.tool_definitions = value
+            .get("tools")
+            .and_then(Value::as_array)
+            .map(|tools| Value::Array(tools.iter().map(tool_definition).collect()));
     }
     Ok(info)
 }
 
-/// Chat messages in the conventions' shape, system messages split out.
+/// `openai.api.type` of Chat Completions calls.
+pub const API_TYPE_CHAT_COMPLETIONS: &str = "chat_completions";
+/// `openai.api.type` of Responses API calls.
+pub const API_TYPE_RESPONSES: &str = "responses";
+
+/// A tool of the request's `tools`, in the conventions' flat shape: Chat Completions
+/// nests functions (`{"type":"function","function":{...}}`), the Responses API does not;
+/// built-in tools (`web_search`, ...) are kept as they are.
+fn tool_definition(tool: &Value) -> Value {
+    match tool.get("function") {
+        Some(Value::Object(function)) => {
+            let mut flat = serde_json::Map::new();
+            flat.insert("type".to_owned(), "function".into());
+            for (k, v) in function {
+                flat.insert(k.clone(), v.clone());
+            }
+            Value::Object(flat)
+        }
+        _ => tool.clone(),
+    }
+}
+
+/// Tool-call arguments as the conventions record them: the object when the wire's
+/// JSON string parses, the string as sent otherwise.
+pub(crate) fn tool_arguments(arguments: Option<&Value>) -> Value {
+    match arguments {
+        Some(Value::String(s)) => serde_json::from_str::<Value>(s)
+            .ok()
+            .filter(|v| v.is_object() || v.is_array())
+            .unwrap_or_else(|| Value::String(s.clone())),
+        Some(other) => other.clone(),
+        None => Value::Null,
+    }
+}
+
+fn tool_call_part(id: Option<&Value>, name: Option<&Value>, arguments: Option<&Value>) -> Value {
+    serde_json::json!({
+        "type": "tool_call",
+        "id": id,
+        "name": name,
+        "arguments": tool_arguments(arguments),
+    })
+}
+
+/// Chat messages in the conventions' shape. System and developer messages are part of
+/// the chat history, so they stay in the input messages, in the order sent (the
+/// conventions keep `gen_ai.system_instructions` for instructions given apart from
+/// the history: Anthropic's `system`, Gemini's `systemInstruction`, Responses'
+/// `instructions`).
 fn chat_messages(req: &Value) -> (Option<Value>, Option<Value>) {
     if let Some(prompt) = req.get("prompt") {
         let text = prompt
@@ -152,19 +234,17 @@ fn chat_messages(req: &Value) -> (Option<Value>, Option<Value>) {
     let Some(messages) = req.get("messages").and_then(Value::as_array) else {
         return (None, None);
     };
-    let mut system = Vec::new();
     let mut input = Vec::new();
     for m in messages {
         let role = m.get("role").and_then(Value::as_str).unwrap_or("user");
         let mut parts = content_parts(m.get("content"));
         if let Some(calls) = m.get("tool_calls").and_then(Value::as_array) {
             for call in calls {
-                parts.push(serde_json::json!({
-                    "type": "tool_call",
-                    "id": call.get("id"),
-                    "name": call.pointer("/function/name"),
-                    "arguments": call.pointer("/function/arguments"),
-                }));
+                parts.push(tool_call_part(
+                    call.get("id"),
+                    call.pointer("/function/name"),
+                    call.pointer("/function/arguments"),
+                ));
             }
         }
         if role == "tool" {
@@ -175,14 +255,9 @@ fn chat_messages(req: &Value) -> (Option<Value>, Option<Value>) {
                 "response": response,
             })];
         }
-        if role == "system" || role == "developer" {
-            system.extend(parts);
-        } else {
-            input.push(message(role, parts));
-        }
+        input.push(message(role, parts));
     }
-    let system = (!system.is_empty()).then_some(Value::Array(system));
-    (system, Some(Value::Array(input)))
+    (None, Some(Value::Array(input)))
 }
 
 fn content_parts(content: Option<&Value>) -> Vec<Value> {
@@ -223,12 +298,62 @@ fn responses_input(req: &Value) -> (Option<Value>, Option<Value>) {
 #[derive(Deserialize, Default)]
 struct PromptDetails {
     cached_tokens: Option<i64>,
+    text_tokens: Option<i64>,
+    image_tokens: Option<i64>,
+    audio_tokens: Option<i64>,
 }
 
 #[derive(Deserialize, Default)]
 struct CompletionDetails {
     reasoning_tokens: Option<i64>,
+    text_tokens: Option<i64>,
+    image_tokens: Option<i64>,
+    audio_tokens: Option<i64>,
 }
+
+/// Per-modality counts from the usage details, where the API reports them.
+fn modality_tokens(
+    input: Option<&PromptDetails>,
+    output: Option<&CompletionDetails>,
+) -> Vec<(&'static str, i64)> {
+    use aitrace_core::conventions as c;
+    let counts = [
+        (
+            c::GEN_AI_USAGE_TEXT_INPUT_TOKENS,
+            input.and_then(|d| d.text_tokens),
+        ),
+        (
+            c::GEN_AI_USAGE_IMAGE_INPUT_TOKENS,
+            input.and_then(|d| d.image_tokens),
+        ),
+        (
+            c::GEN_AI_USAGE_AUDIO_INPUT_TOKENS,
+            input.and_then(|d| d.audio_tokens),
+        ),
+        (
+            c::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS,
+            output.and_then(|d| d.text_tokens),
+        ),
+        (
+            c::GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS,
+            output.and_then(|d| d.image_tokens),
+        ),
+        (
+            c::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS,
+            output.and_then(|d| d.audio_tokens),
+        ),
+    ];
+    counts
+        .into_iter()
+        .filter_map(|(key, n)| {
+            n.filter(|n| (1..=MAX_MODALITY_TOKENS).contains(n))
+                .map(|n| (key, n))
+        })
+        .collect()
+}
+
+/// Counts beyond 2^53 are absurd (as for the totals).
+const MAX_MODALITY_TOKENS: i64 = 1 << 53;
 
 /// `usage` of chat completions, completions and embeddings.
 #[derive(Deserialize)]
@@ -242,6 +367,13 @@ struct ChatUsage {
 }
 
 impl ChatUsage {
+    fn modalities(&self) -> Vec<(&'static str, i64)> {
+        modality_tokens(
+            self.prompt_tokens_details.as_ref(),
+            self.completion_tokens_details.as_ref(),
+        )
+    }
+
     fn to_usage(&self) -> Result<Usage, ExtractError> {
         let cached = self
             .prompt_tokens_details
@@ -275,6 +407,8 @@ struct ChatResponse {
     #[serde(default)]
     choices: Vec<Choice>,
     usage: Option<ChatUsage>,
+    service_tier: Option<String>,
+    system_fingerprint: Option<String>,
 }
 
 /// Reads a chat completion (or legacy completion) response.
@@ -289,8 +423,15 @@ pub fn parse_chat_response(body: &[u8], capture: bool) -> Result<ResponseInfo, E
             .into_iter()
             .filter_map(|c| c.finish_reason)
             .collect(),
-        usage: resp.usage.map(|u| u.to_usage()).transpose()?,
+        usage: resp.usage.as_ref().map(ChatUsage::to_usage).transpose()?,
         output_messages: None,
+        service_tier: resp.service_tier,
+        system_fingerprint: resp.system_fingerprint,
+        modality_tokens: resp
+            .usage
+            .as_ref()
+            .map(ChatUsage::modalities)
+            .unwrap_or_default(),
     };
     if capture {
         let value: Value = serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
@@ -313,12 +454,11 @@ pub fn parse_chat_response(body: &[u8], capture: bool) -> Result<ResponseInfo, E
                                 .into_iter()
                                 .flatten()
                             {
-                                parts.push(serde_json::json!({
-                                    "type": "tool_call",
-                                    "id": call.get("id"),
-                                    "name": call.pointer("/function/name"),
-                                    "arguments": call.pointer("/function/arguments"),
-                                }));
+                                parts.push(tool_call_part(
+                                    call.get("id"),
+                                    call.pointer("/function/name"),
+                                    call.pointer("/function/arguments"),
+                                ));
                             }
                             let mut m = message("assistant", parts);
                             m["finish_reason"] =
@@ -357,6 +497,13 @@ struct ResponsesUsage {
 }
 
 impl ResponsesUsage {
+    fn modalities(&self) -> Vec<(&'static str, i64)> {
+        modality_tokens(
+            self.input_tokens_details.as_ref(),
+            self.output_tokens_details.as_ref(),
+        )
+    }
+
     fn to_usage(&self) -> Result<Usage, ExtractError> {
         Ok(Usage::new(
             tokens(self.input_tokens, "input_tokens")?,
@@ -391,6 +538,7 @@ struct ResponseObject {
     usage: Option<ResponsesUsage>,
     #[serde(default)]
     output: Vec<Value>,
+    service_tier: Option<String>,
 }
 
 impl ResponseObject {
@@ -411,32 +559,46 @@ impl ResponseObject {
             Some(other) => Some(other.to_owned()),
             None => None,
         };
-        let output_messages = capture.then(|| responses_output(&self.output));
+        let output_messages = capture.then(|| responses_output(&self.output, finish.as_deref()));
         Ok(ResponseInfo {
             id: self.id,
             model: self.model,
             finish_reasons: finish.into_iter().collect(),
-            usage: self.usage.map(|u| u.to_usage()).transpose()?,
+            usage: self
+                .usage
+                .as_ref()
+                .map(ResponsesUsage::to_usage)
+                .transpose()?,
             output_messages,
+            service_tier: self.service_tier,
+            system_fingerprint: None,
+            modality_tokens: self
+                .usage
+                .as_ref()
+                .map(ResponsesUsage::modalities)
+                .unwrap_or_default(),
         })
     }
 }
 
-fn responses_output(output: &[Value]) -> Value {
+/// The output of a Responses API response as one assistant message; its
+/// `finish_reason` (required by the output-messages schema) is the one the span gets.
+fn responses_output(output: &[Value], finish_reason: Option<&str>) -> Value {
     let mut parts = Vec::new();
     for item in output {
         match item.get("type").and_then(Value::as_str) {
             Some("message") => parts.extend(content_parts(item.get("content"))),
-            Some("function_call") => parts.push(serde_json::json!({
-                "type": "tool_call",
-                "id": item.get("call_id"),
-                "name": item.get("name"),
-                "arguments": item.get("arguments"),
-            })),
+            Some("function_call") => parts.push(tool_call_part(
+                item.get("call_id"),
+                item.get("name"),
+                item.get("arguments"),
+            )),
             _ => {}
         }
     }
-    Value::Array(vec![message("assistant", parts)])
+    let mut m = message("assistant", parts);
+    m["finish_reason"] = finish_reason.map(str::to_owned).into();
+    Value::Array(vec![m])
 }
 
 /// Reads a Responses API response.
@@ -467,6 +629,8 @@ struct ChunkChoice<'a> {
 struct Chunk<'a> {
     id: Option<String>,
     model: Option<String>,
+    service_tier: Option<String>,
+    system_fingerprint: Option<String>,
     #[serde(default, borrow)]
     choices: Vec<ChunkChoice<'a>>,
     usage: Option<ChatUsage>,
@@ -480,7 +644,8 @@ struct Chunk<'a> {
 pub struct ChatStreamState {
     info: ResponseInfo,
     finish: Vec<Option<String>>,
-    text: Vec<String>,
+    text: Vec<super::BoundedText>,
+    limit: usize,
     capture: bool,
     done: bool,
     error: Option<(String, String)>,
@@ -493,6 +658,7 @@ impl ChatStreamState {
             info: ResponseInfo::default(),
             finish: Vec::new(),
             text: Vec::new(),
+            limit: super::DEFAULT_CAPTURE_LIMIT,
             capture,
             done: false,
             error: None,
@@ -526,6 +692,12 @@ impl StreamAccumulator for ChatStreamState {
         if self.info.model.is_none() {
             self.info.model = chunk.model;
         }
+        if chunk.service_tier.is_some() {
+            self.info.service_tier = chunk.service_tier;
+        }
+        if chunk.system_fingerprint.is_some() {
+            self.info.system_fingerprint = chunk.system_fingerprint;
+        }
         for choice in chunk.choices {
             if choice.index >= MAX_CHOICES {
                 continue;
@@ -538,15 +710,17 @@ impl StreamAccumulator for ChatStreamState {
             }
             if self.capture {
                 if self.text.len() <= choice.index {
-                    self.text.resize(choice.index + 1, String::new());
+                    self.text
+                        .resize(choice.index + 1, super::BoundedText::default());
                 }
                 if let Some(t) = choice.delta.and_then(|d| d.content).or(choice.text) {
-                    self.text[choice.index].push_str(&t);
+                    self.text[choice.index].push(&t, self.limit);
                 }
             }
         }
         if let Some(u) = chunk.usage {
             self.info.usage = Some(u.to_usage()?);
+            self.info.modality_tokens = u.modalities();
         }
         Ok(())
     }
@@ -559,8 +733,18 @@ impl StreamAccumulator for ChatStreamState {
         self.error.clone()
     }
 
+    /// `[DONE]`, or a finish reason for every choice (some compatible servers never
+    /// send `[DONE]`).
     fn completed(&self) -> bool {
+        self.done || (!self.finish.is_empty() && self.finish.iter().all(Option::is_some))
+    }
+
+    fn closed(&self) -> bool {
         self.done
+    }
+
+    fn set_capture_limit(&mut self, bytes: usize) {
+        self.limit = bytes;
     }
 
     fn finish(&mut self) -> ResponseInfo {
@@ -572,7 +756,7 @@ impl StreamAccumulator for ChatStreamState {
                     .iter()
                     .enumerate()
                     .map(|(i, t)| {
-                        let mut m = message("assistant", vec![text_part(t)]);
+                        let mut m = message("assistant", vec![text_part(&t.text())]);
                         m["finish_reason"] = self.finish.get(i).cloned().flatten().into();
                         m
                     })
@@ -697,6 +881,10 @@ impl StreamAccumulator for ResponsesStreamState {
         self.done
     }
 
+    fn closed(&self) -> bool {
+        self.done
+    }
+
     fn finish(&mut self) -> ResponseInfo {
         std::mem::take(&mut self.info)
     }
@@ -758,13 +946,14 @@ mod tests {
         assert_eq!(info.params.stop_sequences, ["END"]);
         assert!(info.stream);
         assert_eq!(info.output_type.as_deref(), Some("json"));
-        assert_eq!(
-            info.system_instructions,
-            Some(serde_json::json!([{"type":"text","content":"be brief"}]))
-        );
+        // System messages are part of the chat history: they stay in order.
+        assert_eq!(info.system_instructions, None);
         assert_eq!(
             info.input_messages,
-            Some(serde_json::json!([{"role":"user","parts":[{"type":"text","content":"hi"}]}]))
+            Some(serde_json::json!([
+                {"role":"system","parts":[{"type":"text","content":"be brief"}]},
+                {"role":"user","parts":[{"type":"text","content":"hi"}]}
+            ]))
         );
     }
 }

@@ -19,6 +19,8 @@ use serde_json::{json, Value};
 #[derive(Clone, Default)]
 pub struct Mock {
     pub requests: Arc<Mutex<Vec<Value>>>,
+    /// The `traceparent` header of each request (empty when absent).
+    pub traceparents: Arc<Mutex<Vec<String>>>,
 }
 
 pub struct Server {
@@ -34,6 +36,16 @@ impl Server {
     pub fn last_request(&self) -> Value {
         self.mock.requests.lock().unwrap().last().cloned().unwrap()
     }
+
+    pub fn last_traceparent(&self) -> String {
+        self.mock
+            .traceparents
+            .lock()
+            .unwrap()
+            .last()
+            .cloned()
+            .unwrap()
+    }
 }
 
 pub async fn start() -> Server {
@@ -44,6 +56,10 @@ pub async fn start() -> Server {
         .route("/v1/embeddings", post(openai_embeddings))
         .route("/v1/messages", post(anthropic))
         .route("/v1beta/models/{action}", post(gemini))
+        .layer(axum::middleware::from_fn_with_state(
+            mock.clone(),
+            record_traceparent,
+        ))
         .with_state(mock.clone());
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -51,6 +67,21 @@ pub async fn start() -> Server {
         axum::serve(listener, app).await.unwrap();
     });
     Server { addr, mock }
+}
+
+async fn record_traceparent(
+    State(mock): State<Mock>,
+    req: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let tp = req
+        .headers()
+        .get("traceparent")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .to_owned();
+    mock.traceparents.lock().unwrap().push(tp);
+    next.run(req).await
 }
 
 fn json_response(status: StatusCode, body: Value) -> Response {
@@ -136,14 +167,17 @@ async fn openai_chat(State(mock): State<Mock>, body: Bytes) -> Response {
         "completion_tokens_details": {"reasoning_tokens": 100}
     });
     if stream {
+        let long_word = "x".repeat(1000);
         let words: Vec<&str> = if model == "slow-stream" {
             vec!["w"; 50]
+        } else if model == "long-stream" {
+            vec![long_word.as_str(); 2000]
         } else {
             vec!["Hel", "lo", "!"]
         };
         let mut events: Vec<String> = words
             .iter()
-            .map(|w| data(json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":response_model,"choices":[{"index":0,"delta":{"content":w}}]})))
+            .map(|w| data(json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":response_model,"system_fingerprint":"fp_stream","service_tier":"default","choices":[{"index":0,"delta":{"content":w}}]})))
             .collect();
         events.push(data(json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":response_model,"choices":[{"index":0,"delta":{},"finish_reason":"stop"}]})));
         if req["stream_options"]["include_usage"].as_bool() == Some(true) {
@@ -151,9 +185,23 @@ async fn openai_chat(State(mock): State<Mock>, body: Bytes) -> Response {
                 json!({"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":response_model,"choices":[],"usage":usage}),
             ));
         }
-        events.push("data: [DONE]\n\n".to_owned());
+        match model.as_str() {
+            // Ends cleanly with neither a finish reason nor `[DONE]`.
+            "no-done" => {
+                events.retain(|e| !e.contains("finish_reason"));
+            }
+            // Bytes after `[DONE]` (a misbehaving proxy) must not count.
+            "after-done" => {
+                events.push("data: [DONE]\n\n".to_owned());
+                events.push(data(json!({"id":"chatcmpl-1","model":response_model,"choices":[{"index":0,"delta":{},"finish_reason":"length"}],
+                    "usage":{"prompt_tokens":999,"completion_tokens":999}})));
+            }
+            _ => events.push("data: [DONE]\n\n".to_owned()),
+        }
         let delay = if model == "slow-stream" {
             Duration::from_millis(20)
+        } else if model == "long-stream" {
+            Duration::ZERO
         } else {
             Duration::from_millis(5)
         };
@@ -162,8 +210,12 @@ async fn openai_chat(State(mock): State<Mock>, body: Bytes) -> Response {
     let mut body = json!({
         "id": "chatcmpl-1", "object": "chat.completion", "created": 1, "model": response_model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!"}, "finish_reason": "stop"}],
-        "usage": usage, "system_fingerprint": "fp_x"
+        "usage": usage, "system_fingerprint": "fp_x", "service_tier": "default"
     });
+    if model == "tool-call" {
+        body["choices"] = json!([{"index": 0, "finish_reason": "tool_calls", "message": {"role": "assistant", "content": null,
+            "tool_calls": [{"id": "call_1", "type": "function", "function": {"name": "get_weather", "arguments": "{\"city\":\"Paris\"}"}}]}}]);
+    }
     if model == "no-usage" {
         body.as_object_mut().unwrap().remove("usage");
     }
@@ -248,6 +300,10 @@ async fn anthropic(State(mock): State<Mock>, body: Bytes) -> Response {
             ),
             ev("message_stop", json!({"type":"message_stop"})),
         ];
+        let mut events = events;
+        if model == "no-stop" {
+            events.pop();
+        }
         return sse(events, Duration::from_millis(5));
     }
     json_response(

@@ -16,6 +16,8 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 
 pub struct Harness {
+    logs: opentelemetry_sdk::logs::InMemoryLogExporter,
+    logger_provider: opentelemetry_sdk::logs::SdkLoggerProvider,
     spans: InMemorySpanExporter,
     tracer_provider: SdkTracerProvider,
     metrics: InMemoryMetricExporter,
@@ -38,7 +40,14 @@ pub fn harness() -> &'static Harness {
         tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("test")))
             .init();
+        let logs = opentelemetry_sdk::logs::InMemoryLogExporter::default();
+        let logger_provider = opentelemetry_sdk::logs::SdkLoggerProvider::builder()
+            .with_simple_exporter(logs.clone())
+            .build();
+        aitrace_core::logs::install(&logger_provider);
         Harness {
+            logs,
+            logger_provider,
             spans,
             tracer_provider,
             metrics,
@@ -53,6 +62,31 @@ pub fn root(name: &'static str) -> (tracing::Span, TraceId) {
     let span = tracing::info_span!("test root", test = name);
     let trace_id = span.context().span().span_context().trace_id();
     (span, trace_id)
+}
+
+/// Every log record (event) of the trace, as the exporter received it.
+pub fn logs(
+    trace_id: TraceId,
+) -> Vec<opentelemetry_sdk::logs::in_memory_exporter::LogDataWithResource> {
+    let h = harness();
+    let _ = h.logger_provider.force_flush();
+    h.logs
+        .get_emitted_logs()
+        .unwrap()
+        .into_iter()
+        .filter(|l| l.record.trace_context().map(|t| t.trace_id) == Some(trace_id))
+        .collect()
+}
+
+/// A log record's attribute.
+pub fn log_attr<'a>(
+    log: &'a opentelemetry_sdk::logs::in_memory_exporter::LogDataWithResource,
+    key: &str,
+) -> Option<&'a opentelemetry::logs::AnyValue> {
+    log.record
+        .attributes_iter()
+        .find(|(k, _)| k.as_str() == key)
+        .map(|(_, v)| v)
 }
 
 /// Every finished span of the trace.

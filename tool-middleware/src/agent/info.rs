@@ -9,6 +9,7 @@ use opentelemetry::KeyValue;
 use super::OnRunEnd;
 use crate::guard::SpanGuard;
 use crate::{OPENINFERENCE_AGENT, OPENINFERENCE_CHAIN};
+use aitrace_core::content::ContentPolicy;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Kind {
@@ -43,6 +44,7 @@ pub struct AgentInfo {
     remote: bool,
     /// `None`: the process-wide switch ([`aitrace_core::openinference`]).
     openinference: Option<bool>,
+    content: ContentPolicy,
 }
 
 impl AgentInfo {
@@ -68,7 +70,16 @@ impl AgentInfo {
             provider: None,
             remote: false,
             openinference: None,
+            content: ContentPolicy::from_env(),
         }
+    }
+
+    /// The content policy for the run's input and output
+    /// ([`record_input`](super::record_input) / [`record_output`](super::record_output));
+    /// by default from `OTEL_INSTRUMENTATION_GENAI_CAPTURE_MESSAGE_CONTENT`.
+    pub fn with_content(mut self, content: ContentPolicy) -> Self {
+        self.content = content;
+        self
     }
 
     /// Sets the agent's unique id (`gen_ai.agent.id`; agents only).
@@ -144,30 +155,26 @@ impl AgentInfo {
     /// The attributes set when the run's span starts.
     fn start_attributes(&self, conversation_id: Option<String>) -> Vec<KeyValue> {
         let mut attributes = Vec::with_capacity(8);
-        match self.kind {
-            Kind::Agent => {
-                attributes.push(KeyValue::new(
-                    c::GEN_AI_OPERATION_NAME,
-                    Operation::InvokeAgent.as_str(),
-                ));
-                attributes.push(KeyValue::new(c::GEN_AI_AGENT_NAME, self.name.clone()));
-                let optional = [
-                    (c::GEN_AI_AGENT_ID, &self.id),
-                    (c::GEN_AI_AGENT_DESCRIPTION, &self.description),
-                    (c::GEN_AI_AGENT_VERSION, &self.version),
-                ];
-                for (key, value) in optional {
-                    if let Some(value) = value {
-                        attributes.push(KeyValue::new(key, value.clone()));
-                    }
-                }
-            }
-            Kind::Workflow => {
-                attributes.push(KeyValue::new(
-                    c::GEN_AI_OPERATION_NAME,
-                    Operation::InvokeWorkflow.as_str(),
-                ));
-                attributes.push(KeyValue::new(c::GEN_AI_WORKFLOW_NAME, self.name.clone()));
+        // semantic-conventions-genai merged the workflow span into the internal
+        // invocation span: both carry `gen_ai.agent.*`, only the operation differs
+        // (`gen_ai.workflow.name` is kept for backends that still read it).
+        let operation = match self.kind {
+            Kind::Agent => Operation::InvokeAgent,
+            Kind::Workflow => Operation::InvokeWorkflow,
+        };
+        attributes.push(KeyValue::new(c::GEN_AI_OPERATION_NAME, operation.as_str()));
+        attributes.push(KeyValue::new(c::GEN_AI_AGENT_NAME, self.name.clone()));
+        if self.kind == Kind::Workflow {
+            attributes.push(KeyValue::new(c::GEN_AI_WORKFLOW_NAME, self.name.clone()));
+        }
+        let optional = [
+            (c::GEN_AI_AGENT_ID, &self.id),
+            (c::GEN_AI_AGENT_DESCRIPTION, &self.description),
+            (c::GEN_AI_AGENT_VERSION, &self.version),
+        ];
+        for (key, value) in optional {
+            if let Some(value) = value {
+                attributes.push(KeyValue::new(key, value.clone()));
             }
         }
         if let Some(provider) = &self.provider {
@@ -211,6 +218,7 @@ impl AgentInfo {
             kind,
             self.start_attributes(conversation_id),
         );
+        run.bind_span(span.context(), self.content.clone());
         let cx = run.in_context(&span.context());
         (SpanGuard::new(span, Some(run.clone()), on_end), cx, run)
     }

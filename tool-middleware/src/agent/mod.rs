@@ -101,6 +101,40 @@ pub use run::{run, run_plain, try_run, AgentRun};
 
 use aitrace_core::run::{Run, RunTotals};
 
+/// Records the current run's input (the user's question), when its
+/// [`AgentInfo::with_content`] policy captures content on spans: `gen_ai.input.messages`
+/// and `input.value` on the run's span, and `input.value` on the trace's root server
+/// span for the outermost run, where Phoenix and Langfuse show it in their trace lists.
+/// Redacted and truncated like all captured content; nothing outside a run.
+///
+/// ```
+/// use aitrace_tool::agent::{self, AgentInfo};
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let (answer, _) = agent::run(AgentInfo::new("helper"), async {
+///     agent::record_input("What is the weather in Paris?");
+///     let answer = "Sunny, 21°C".to_owned();
+///     agent::record_output(&answer);
+///     answer
+/// })
+/// .await;
+/// # assert_eq!(answer, "Sunny, 21°C");
+/// # }
+/// ```
+pub fn record_input(text: &str) {
+    if let Some(run) = Run::current() {
+        run.record_input(text);
+    }
+}
+
+/// Records the current run's final output (the answer), like [`record_input`]:
+/// `gen_ai.output.messages` and `output.value`.
+pub fn record_output(text: &str) {
+    if let Some(run) = Run::current() {
+        run.record_output(text);
+    }
+}
+
 /// The totals so far of the run the caller is in (the innermost one), or `None`
 /// outside any run.
 pub fn current_totals() -> Option<RunTotals> {

@@ -411,12 +411,13 @@ async fn a_workflow_rolls_up_its_nested_agents() {
     let workflow = trace.span("invoke_workflow trip-planning");
     for kv in [
         KeyValue::new(c::GEN_AI_OPERATION_NAME, "invoke_workflow"),
+        // The merged invocation span: named by gen_ai.agent.name.
+        KeyValue::new(c::GEN_AI_AGENT_NAME, "trip-planning"),
         KeyValue::new(c::GEN_AI_WORKFLOW_NAME, "trip-planning"),
         KeyValue::new(c::OPENINFERENCE_SPAN_KIND, "CHAIN"),
     ] {
         assert!(workflow.attributes.contains(&kv), "missing {kv:?}");
     }
-    assert_eq!(attr(workflow, c::GEN_AI_AGENT_NAME), None);
     for name in ["invoke_agent flights", "invoke_agent hotels"] {
         let agent = trace.span(name);
         assert_eq!(agent.parent_span_id, workflow.span_context.span_id());
@@ -526,4 +527,42 @@ async fn run_marks_an_err_output_by_default_and_run_plain_does_not() {
     assert!(result.is_err());
     let run = trace.span("invoke_agent unchecked");
     assert_eq!(string(run, c::ERROR_TYPE), None);
+}
+
+#[tokio::test]
+async fn the_runs_question_and_answer_are_recorded_only_when_content_is_captured() {
+    use aitrace_core::content::{CaptureMode, ContentPolicy};
+    let run_with = |content: ContentPolicy| async move {
+        agent::run(AgentInfo::new("qa").with_content(content), async {
+            agent::record_input("my key is sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX, what now?");
+            agent::record_output("Rotate it.");
+        })
+        .await
+    };
+    let (_, trace) =
+        traced(|| run_with(ContentPolicy::default().with_mode(CaptureMode::SpanOnly))).await;
+    let s = trace.span("invoke_agent qa");
+    let input = string(s, c::INPUT_VALUE).expect("input.value");
+    assert!(input.starts_with("my key is [REDACTED]"), "{input}");
+    assert_eq!(string(s, c::OUTPUT_VALUE).as_deref(), Some("Rotate it."));
+    let messages: Value =
+        serde_json::from_str(&string(s, c::GEN_AI_OUTPUT_MESSAGES).unwrap()).unwrap();
+    assert_eq!(
+        messages,
+        json!([{"role":"assistant","parts":[{"type":"text","content":"Rotate it."}],"finish_reason":"stop"}])
+    );
+    let input: Value = serde_json::from_str(&string(s, c::GEN_AI_INPUT_MESSAGES).unwrap()).unwrap();
+    assert_eq!(input[0]["role"], "user");
+
+    let (_, trace) =
+        traced(|| run_with(ContentPolicy::default().with_mode(CaptureMode::NoContent))).await;
+    let s = trace.span("invoke_agent qa");
+    for key in [
+        c::INPUT_VALUE,
+        c::OUTPUT_VALUE,
+        c::GEN_AI_INPUT_MESSAGES,
+        c::GEN_AI_OUTPUT_MESSAGES,
+    ] {
+        assert_eq!(attr(s, key), None, "{key}");
+    }
 }
