@@ -407,7 +407,14 @@ impl Telemetry {
             aitrace_core::logs::install(lp);
         }
 
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        // W3C trace context, and W3C baggage: it carries nothing unless the application
+        // puts something there (e.g. `context::scope().propagate_in_baggage(true)`).
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+                Box::new(TraceContextPropagator::new()),
+                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+            ]),
+        );
         opentelemetry::global::set_tracer_provider(tracer_provider.clone());
         if let Some(mp) = &meter_provider {
             opentelemetry::global::set_meter_provider(mp.clone());

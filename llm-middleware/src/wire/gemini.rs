@@ -184,9 +184,61 @@ struct UsageMetadata {
     candidates_token_count: Option<i64>,
     cached_content_token_count: Option<i64>,
     thoughts_token_count: Option<i64>,
+    #[serde(default)]
+    prompt_tokens_details: Vec<ModalityCount>,
+    #[serde(default)]
+    candidates_tokens_details: Vec<ModalityCount>,
+}
+
+/// One entry of Gemini's per-modality token breakdown.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ModalityCount {
+    modality: Option<String>,
+    token_count: Option<i64>,
 }
 
 impl UsageMetadata {
+    /// `gen_ai.usage.{text,image,audio}.{input,output}_tokens` from the breakdowns
+    /// (other modalities, such as video, have no attribute and are left out).
+    fn modalities(&self) -> Vec<(&'static str, i64)> {
+        use aitrace_core::conventions as c;
+        let mut out = Vec::new();
+        for (details, keys) in [
+            (
+                &self.prompt_tokens_details,
+                [
+                    c::GEN_AI_USAGE_TEXT_INPUT_TOKENS,
+                    c::GEN_AI_USAGE_IMAGE_INPUT_TOKENS,
+                    c::GEN_AI_USAGE_AUDIO_INPUT_TOKENS,
+                ],
+            ),
+            (
+                &self.candidates_tokens_details,
+                [
+                    c::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS,
+                    c::GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS,
+                    c::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS,
+                ],
+            ),
+        ] {
+            for d in details {
+                let key = match d.modality.as_deref() {
+                    Some("TEXT") => keys[0],
+                    Some("IMAGE") => keys[1],
+                    Some("AUDIO") => keys[2],
+                    _ => continue,
+                };
+                if let Some(n) = d.token_count.filter(|n| (1..=1 << 53).contains(n)) {
+                    if !out.iter().any(|(k, _)| *k == key) {
+                        out.push((key, n));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     fn to_usage(&self) -> Result<Usage, ExtractError> {
         let thoughts = tokens(self.thoughts_token_count, "thoughtsTokenCount")?;
         let candidates = tokens(self.candidates_token_count, "candidatesTokenCount")?;
@@ -242,6 +294,7 @@ impl Response {
         }
         if let Some(u) = self.usage_metadata {
             info.usage = Some(u.to_usage()?);
+            info.modality_tokens = u.modalities();
         }
         if let Some(text) = text {
             for c in self.candidates {
@@ -365,6 +418,26 @@ impl StreamAccumulator for StreamState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_per_modality() {
+        let info = parse_response(
+            br#"{"usageMetadata":{"promptTokenCount":300,"candidatesTokenCount":20,
+                 "promptTokensDetails":[{"modality":"TEXT","tokenCount":40},{"modality":"IMAGE","tokenCount":258},{"modality":"VIDEO","tokenCount":2}],
+                 "candidatesTokensDetails":[{"modality":"TEXT","tokenCount":20}]}}"#,
+            false,
+        )
+        .unwrap();
+        use aitrace_core::conventions as c;
+        assert_eq!(
+            info.modality_tokens,
+            [
+                (c::GEN_AI_USAGE_TEXT_INPUT_TOKENS, 40),
+                (c::GEN_AI_USAGE_IMAGE_INPUT_TOKENS, 258),
+                (c::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS, 20),
+            ]
+        );
+    }
 
     #[test]
     fn thoughts_count_as_output_and_reasoning() {

@@ -912,6 +912,26 @@ mod tests {
     }
 
     #[test]
+    fn tokens_per_modality() {
+        use aitrace_core::conventions as c;
+        let info = parse_chat_response(
+            br#"{"usage":{"prompt_tokens":100,"completion_tokens":50,
+                 "prompt_tokens_details":{"cached_tokens":0,"audio_tokens":30},
+                 "completion_tokens_details":{"audio_tokens":40,"text_tokens":10}}}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            info.modality_tokens,
+            [
+                (c::GEN_AI_USAGE_AUDIO_INPUT_TOKENS, 30),
+                (c::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS, 10),
+                (c::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS, 40),
+            ]
+        );
+    }
+
+    #[test]
     fn only_chunks_with_news_are_parsed() {
         assert!(!chunk_has_news(br#"{"id":"x","choices":[{"index":0,"delta":{"content":"hi"},"finish_reason":null}],"usage":null}"#));
         assert!(chunk_has_news(
