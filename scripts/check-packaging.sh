@@ -11,7 +11,11 @@ fail() { echo "check-packaging: $*" >&2; exit 1; }
 
 libs=(aitrace-core aitrace-insight aitrace-llm aitrace-tool aitrace-http aitrace)
 
-# 1. Package and verify every publishable crate.
+# 1. Package and verify every publishable crate. Cargo unpacks the packaged crates of its
+#    temporary registry under $CARGO_HOME/registry/src/-<hash>/ and never unpacks the
+#    same name and version again: remove earlier copies, or a later run verifies the
+#    dependents against stale sources.
+rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/aitrace*-0.*
 cargo package --workspace --exclude aitrace-examples --exclude aitrace-e2e --allow-dirty
 
 # 2. A real dry-run publish where crates.io has every dependency.
