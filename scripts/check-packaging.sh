@@ -13,9 +13,11 @@ libs=(aitrace-core aitrace-insight aitrace-llm aitrace-tool aitrace-http aitrace
 
 # 1. Package and verify every publishable crate. Cargo unpacks the packaged crates of its
 #    temporary registry under $CARGO_HOME/registry/src/-<hash>/ and never unpacks the
-#    same name and version again: remove earlier copies, or a later run verifies the
-#    dependents against stale sources.
+#    same name and version again, nor rebuilds a registry crate it built before: remove
+#    earlier copies and their build fingerprints, or a later run verifies the dependents
+#    against stale sources (a fresh clone has neither).
 rm -rf "${CARGO_HOME:-$HOME/.cargo}"/registry/src/-*/aitrace*-0.*
+rm -rf target/debug/.fingerprint/aitrace*
 cargo package --workspace --exclude aitrace-examples --exclude aitrace-e2e --allow-dirty
 
 # 2. A real dry-run publish where crates.io has every dependency.
