@@ -1,54 +1,6 @@
-//! One-call telemetry setup.
-//!
-//! [`init`] reads the standard OpenTelemetry variables and installs, in one go:
-//! the W3C trace-context propagator, a tracer provider with a bounded batch span
-//! processor, a meter provider, and a `tracing` subscriber with the OpenTelemetry layer
-//! and a log layer that prints trace and span ids. It returns a [`TelemetryGuard`] that
-//! flushes and shuts everything down when dropped.
-//!
-//! Where spans go:
-//! - `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) set: OTLP, over gRPC or
-//!   HTTP/protobuf per `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`;
-//!   default `http/protobuf` as the specification says). Jaeger all-in-one listens on
-//!   4317 (gRPC) and 4318 (HTTP).
-//! - no endpoint: the embedded default writes OTLP/JSON lines (one
-//!   `ExportTraceServiceRequest` per line) to a file under `AITRACE_TRACE_DIR`
-//!   (default `./traces`), and prints the trace tree when the guard drops if
-//!   `AITRACE_PRINT_TREE` is not `false`.
-//! - `OTEL_TRACES_EXPORTER=none`: spans are made (ids propagate) but not exported.
-//! - `OTEL_SDK_DISABLED=true`: nothing is installed at all.
-//!
-//! Telemetry never holds the application up: a span's end puts it in a bounded queue
-//! (never waiting on the exporter), spans that do not fit are dropped and counted
-//! ([`TelemetryGuard::dropped_spans`], [`TelemetryGuard::export_stats`]; logged once,
-//! not per span), a failing collector is retried within the export timeout and its
-//! lost spans counted, and shutting down waits at most
-//! [`Telemetry::shutdown_timeout`] even when the collector is gone.
-//!
-//! Also read: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
-//! `OTEL_TRACES_SAMPLER_ARG` (by the SDK), `OTEL_BSP_*`, `OTEL_METRICS_EXPORTER=none`,
-//! and `RUST_LOG` for the log layer (default `info`).
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), aitrace::SetupError> {
-//! let _guard = aitrace::init()?;
-//! tracing::info!("spans and logs now carry trace ids");
-//! # Ok(()) }
-//! ```
-//!
-//! A builder sets the same things from code (code wins over the environment):
-//!
-//! ```no_run
-//! use aitrace::{Exporter, Telemetry};
-//!
-//! # async fn run() -> Result<(), aitrace::SetupError> {
-//! let _guard = Telemetry::builder()
-//!     .service_name("my-agent")
-//!     .exporter(Exporter::File { dir: "traces".into() })
-//!     .print_tree(true)
-//!     .init()?;
-//! # Ok(()) }
-//! ```
+//! The pipeline `init()` installs (documented at the crate root): the builder and the
+//! guard here; the local files, the log line format, the bounded export queue, the
+//! force-sampling sampler and the exit summary in their own modules.
 
 mod file;
 mod log;
@@ -153,7 +105,7 @@ pub enum Exporter {
     None,
 }
 
-/// Builder for the telemetry setup. See the [crate docs](crate).
+/// Builder for the telemetry pipeline. See the [crate docs](crate).
 #[derive(Debug, Clone)]
 pub struct Telemetry {
     service_name: Option<String>,
