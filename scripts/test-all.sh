@@ -3,11 +3,17 @@
 # The end-to-end tests need a real OTLP receiver: this script installs Arize Phoenix
 # into a cached venv (first run: about a minute and ~850 MB), starts it on loopback,
 # runs everything (the e2e tests are #[ignore]d in a plain `cargo test`), and stops it.
+# The messaging tests need nats-server: installed from Debian's packages, started the same way.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/phoenix.sh install
+bash scripts/nats.sh install
 # Set before starting, so a Phoenix that fails to become ready is stopped too.
-trap 'bash scripts/phoenix.sh stop' EXIT
+trap 'bash scripts/phoenix.sh stop; bash scripts/nats.sh stop' EXIT
 bash scripts/phoenix.sh start
+# nats-server (Debian's package) on loopback: the messaging tests' broker.
+bash scripts/nats.sh start
+AITRACE_NATS_URL="$(bash scripts/nats.sh url)"
+export AITRACE_NATS_URL
 cargo test --workspace --all-features --all-targets -- --include-ignored
 cargo test --workspace --all-features --doc
