@@ -2,34 +2,10 @@
 //! the propagator sees them, and the run totals header is parsed strictly.
 
 use aitrace_core::cost::Cost;
+use aitrace_core::propagation::MAX_VALUE_LEN as MAX_VALUE;
 use aitrace_core::run::RunTotals;
 use aitrace_core::usage::Usage;
 use opentelemetry::propagation::Extractor;
-
-/// A W3C `traceparent` is 55 characters; anything much longer is not one.
-const MAX_TRACEPARENT: usize = 128;
-/// Any other header value (tracestate, baggage, the run headers) past this is ignored.
-const MAX_VALUE: usize = 8192;
-
-/// An extractor that hides oversized values, so a hostile or broken producer's
-/// headers make a new trace instead of costing the consumer time or memory.
-pub(crate) struct Bounded<'a>(pub(crate) &'a dyn Extractor);
-
-impl Extractor for Bounded<'_> {
-    fn get(&self, key: &str) -> Option<&str> {
-        let value = self.0.get(key)?;
-        let limit = if key.eq_ignore_ascii_case("traceparent") {
-            MAX_TRACEPARENT
-        } else {
-            MAX_VALUE
-        };
-        (value.len() <= limit).then_some(value)
-    }
-
-    fn keys(&self) -> Vec<&str> {
-        self.0.keys()
-    }
-}
 
 /// The value of header `key`, when present and not oversized.
 pub(crate) fn header<'a>(carrier: &'a dyn Extractor, key: &str) -> Option<&'a str> {

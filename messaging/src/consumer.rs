@@ -1,14 +1,14 @@
 //! The consumer side: `process {destination}` spans that continue the producer's trace.
 
 use aitrace_core::emit::OtelSpan;
-use aitrace_core::propagation;
+use aitrace_core::propagation::{self, Bounded};
 use aitrace_core::run::Run;
 use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::{SpanContext, SpanKind, TraceContextExt};
 use opentelemetry::{Context, KeyValue};
 
 use crate::attributes as a;
-use crate::carrier::{self, Bounded};
+use crate::carrier;
 use crate::Messaging;
 
 /// A CONSUMER span for processing one received message or a batch. Ends when dropped
