@@ -8,6 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/phoenix.sh install
 bash scripts/nats.sh install
+# The Python gRPC worker of the cross-language tests (a cached venv, like Phoenix).
+bash scripts/pyworker.sh install
+AITRACE_PYWORKER_PYTHON="$(bash scripts/pyworker.sh python)"
+export AITRACE_PYWORKER_PYTHON
 # Set before starting, so a Phoenix that fails to become ready is stopped too.
 trap 'bash scripts/phoenix.sh stop; bash scripts/nats.sh stop' EXIT
 bash scripts/phoenix.sh start
