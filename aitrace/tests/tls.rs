@@ -1,7 +1,7 @@
-//! `https://` collectors: the exporters speak TLS (feature `tls`, on by default).
+//! `https://` collectors: the exporters speak TLS (feature `tls` = `tls-aws-lc`, on by default, or `tls-ring`).
 //! A plain TCP listener stands in for the collector and checks that what arrives is a
 //! TLS handshake, over OTLP/HTTP and over OTLP/gRPC.
-#![cfg(feature = "tls")]
+#![cfg(any(feature = "tls-aws-lc", feature = "tls-ring"))]
 
 use std::io::Read;
 use std::net::TcpListener;

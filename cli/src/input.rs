@@ -34,8 +34,8 @@ fn default_dir() -> PathBuf {
         .map_or_else(|| PathBuf::from("traces"), PathBuf::from)
 }
 
-/// `trace-*.jsonl` files of a directory, oldest first (by modification time, then
-/// name).
+/// Non-empty `trace-*.jsonl` files of a directory, oldest first (by modification time,
+/// then name). An empty file (an older run that recorded nothing) is never the newest.
 fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
     let entries = std::fs::read_dir(dir)
         .map_err(|e| Failure::Input(format!("cannot read directory {}: {e}", dir.display())))?;
@@ -47,7 +47,7 @@ fn trace_files(dir: &Path) -> Result<Vec<PathBuf>, Failure> {
             continue;
         }
         let Ok(meta) = entry.metadata() else { continue };
-        if meta.is_file() {
+        if meta.is_file() && meta.len() > 0 {
             let modified = meta.modified().unwrap_or(SystemTime::UNIX_EPOCH);
             files.push((modified, entry.path()));
         }
@@ -82,7 +82,7 @@ pub fn resolve(inputs: &[Input], all_files: bool) -> Result<Vec<Source>, Failure
                 let mut files = trace_files(path)?;
                 if files.is_empty() {
                     return Err(Failure::Input(format!(
-                        "no trace-*.jsonl file in {}",
+                        "no non-empty trace-*.jsonl file in {}",
                         path.display()
                     )));
                 }

@@ -112,6 +112,21 @@ fn a_directory_means_its_newest_trace_file_or_all_of_them() {
         "{stdout}"
     );
 
+    // An empty file, newer than the others (a run that recorded nothing, written by an
+    // older version), is skipped: the newest file with spans is read.
+    let empty = dir
+        .join("traces")
+        .join("trace-empty-run-99999999999999-1.jsonl");
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    std::fs::write(&empty, "").expect("empty file");
+    let out = aitrace(&["tree"], &dir);
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        text(&out.stdout).contains("5 span(s)  agent-svc"),
+        "{out:?}"
+    );
+    std::fs::remove_file(&empty).ok();
+
     // $AITRACE_TRACE_DIR, from anywhere.
     let out = Command::new(env!("CARGO_BIN_EXE_aitrace"))
         .args(["cost", "--json"])
@@ -297,7 +312,7 @@ fn usage_errors_exit_2_and_unreadable_inputs_exit_1() {
     for (args, says) in [
         (&["tree", "missing.jsonl"][..], "cannot read missing.jsonl"),
         (&["tree"][..], "no trace directory traces"),
-        (&["cost", "."][..], "no trace-*.jsonl file in ."),
+        (&["cost", "."][..], "no non-empty trace-*.jsonl file in ."),
     ] {
         let out = aitrace(args, &dir);
         assert_eq!(out.status.code(), Some(1), "{args:?}");

@@ -2,7 +2,11 @@
 //!
 //! The `gen_ai.*` constants in `opentelemetry-semantic-conventions` are deprecated (the
 //! GenAI conventions moved to their own repository, which has no Rust crate), so the
-//! names live here, each with the meaning it has in the conventions (semconv ~v1.41).
+//! names live here, each with the meaning it has in the conventions. AITrace follows
+//! **semantic-conventions-genai v0.1.0** (its first release, Development stability;
+//! core semconv v1.41 was the last to hold these names); names renamed since are kept
+//! behind [`NameSet`] (`OTEL_SEMCONV_STABILITY_OPT_IN`). Metric instrument names are
+//! still moving there: they are defined once, below, so a switch is one change.
 //!
 //! ```
 //! use aitrace_core::conventions::{self, Operation, Provider};

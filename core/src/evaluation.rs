@@ -1,7 +1,7 @@
 //! Evaluation results (`gen_ai.evaluation.result` events) for users who score answers:
 //! an LLM-as-judge, a test suite, a user's thumbs up.
 //!
-//! Each result is one OpenTelemetry log record (see [`logs`](crate::logs)), tied to the
+//! Each result is one OpenTelemetry log record (see the [`crate::logs`] module), tied to the
 //! span being evaluated: the current span with [`record`], or the span of a given
 //! context with [`record_for`]. When the span is gone (feedback that arrives later),
 //! set [`Evaluation::response_id`] to the `gen_ai.response.id` of the answer.

@@ -689,3 +689,36 @@ async fn evaluation_results_are_log_records_on_the_evaluated_span() {
     };
     assert!(!why.as_str().contains("ABCDEFGHIJ"), "{why}");
 }
+
+#[tokio::test]
+async fn captured_stream_text_is_kept_only_up_to_the_content_limit() {
+    use aitrace_core::content::Limits;
+    let server = common::mock::start().await;
+    let (root, trace) = common::root("long stream");
+    let limits = Limits {
+        max_string_bytes: 4096,
+        ..Limits::default()
+    };
+    let config = GenAiConfig::default().with_content(
+        ContentPolicy::default()
+            .with_mode(CaptureMode::SpanOnly)
+            .with_limits(limits),
+    );
+    let body = post(
+        &client(config),
+        &server.url("/v1/chat/completions"),
+        json!({"model":"long-stream","stream":true,"messages":[]}),
+    )
+    .instrument(root)
+    .await;
+    // The caller got all 2 MB; the span keeps the limit's worth, marked as cut.
+    assert!(body.len() > 2_000_000, "{}", body.len());
+    let s = common::span(trace, "chat long-stream").await;
+    assert_ok(&s);
+    let output: serde_json::Value =
+        serde_json::from_str(&string(&s, c::GEN_AI_OUTPUT_MESSAGES)).unwrap();
+    let text = output[0]["parts"][0]["content"].as_str().unwrap();
+    assert!(text.len() < 4096 + 64, "{}", text.len());
+    assert!(text.starts_with("xxxx"));
+    assert!(text.contains("truncated"), "{}", &text[text.len() - 40..]);
+}

@@ -215,7 +215,7 @@ async fn ask(
     assert!(headers.contains_key("authorization"));
     let question = body["question"].as_str().unwrap_or_default().to_owned();
     let (result, _) =
-        agent::try_run(AgentInfo::new("secret-agent"), run_agent(&agent, &question)).await;
+        agent::run(AgentInfo::new("secret-agent"), run_agent(&agent, &question)).await;
     result
         .map(Json)
         .map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))

@@ -342,6 +342,7 @@ impl Telemetry {
         if disabled {
             return Ok(TelemetryGuard::disabled());
         }
+        install_crypto_provider();
         let resource = self.resource();
         let exporter = self.resolve_exporter()?;
         let runtime = match exporter {
@@ -454,7 +455,14 @@ impl Telemetry {
             aitrace_core::logs::install(lp);
         }
 
-        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        // W3C trace context, and W3C baggage: it carries nothing unless the application
+        // puts something there (e.g. `context::scope().propagate_in_baggage(true)`).
+        opentelemetry::global::set_text_map_propagator(
+            opentelemetry::propagation::TextMapCompositePropagator::new(vec![
+                Box::new(TraceContextPropagator::new()),
+                Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
+            ]),
+        );
         opentelemetry::global::set_tracer_provider(tracer_provider.clone());
         if let Some(mp) = &meter_provider {
             opentelemetry::global::set_meter_provider(mp.clone());
@@ -563,6 +571,16 @@ impl Telemetry {
             endpoint: None,
             protocol,
         })
+    }
+}
+
+/// With `tls-ring` alone, reqwest (built without a provider of its own) and tonic use
+/// the process-wide rustls provider: ring, unless the application installed one first.
+fn install_crypto_provider() {
+    #[cfg(all(feature = "tls-ring", not(feature = "tls-aws-lc")))]
+    if rustls::crypto::CryptoProvider::get_default().is_none() {
+        // Lost a race with another installer: theirs is used, which is as good.
+        let _ = rustls::crypto::ring::default_provider().install_default();
     }
 }
 

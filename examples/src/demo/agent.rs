@@ -3,7 +3,7 @@
 //!
 //! Every layer of AITrace is here once:
 //! - aitrace-http's `ServerLayer` on the endpoint (SERVER span, incoming context);
-//! - aitrace-tool's `agent::try_run` around the agent (`invoke_agent`, run totals);
+//! - aitrace-tool's `agent::run` around the agent (`invoke_agent`, run totals);
 //! - aitrace-llm's `GenAiMiddleware` then aitrace-http's `ClientMiddleware` on the
 //!   LLM client (a `chat` span with tokens and cost, an HTTP CLIENT span under it);
 //! - aitrace-tool's `ToolLayer` on the tool executor (`execute_tool`), whose HTTP call
@@ -141,7 +141,7 @@ async fn ask(
         info = info.with_conversation_id(session);
     }
     let question = ask.question.clone();
-    let (answer, totals) = agent::try_run(info, async {
+    let (answer, totals) = agent::run(info, async {
         // The run's question and answer: on the agent span and the trace's root, as
         // trace lists show them (when content capture is on).
         agent::record_input(&question);

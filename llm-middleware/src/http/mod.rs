@@ -179,9 +179,12 @@ impl HttpCall {
                 buf: Vec::new(),
             }
         } else if is_sse {
+            let mut acc = wire::stream_accumulator(&self.format, self.capture);
+            // A byte past the policy's limit, so what is recorded is marked truncated.
+            acc.set_capture_limit(self.config.content.limits().max_string_bytes + 1);
             Mode::Sse {
                 parser: SseParser::new(self.config.max_event_bytes),
-                acc: wire::stream_accumulator(&self.format, self.capture),
+                acc,
                 parse_error: None,
             }
         } else {

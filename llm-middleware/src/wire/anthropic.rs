@@ -211,7 +211,8 @@ pub fn parse_response(body: &[u8], capture: bool) -> Result<ResponseInfo, Extrac
 pub struct StreamState {
     info: ResponseInfo,
     raw: RawUsage,
-    text: String,
+    text: super::BoundedText,
+    limit: usize,
     capture: bool,
     done: bool,
     error: Option<(String, String)>,
@@ -223,7 +224,8 @@ impl StreamState {
         StreamState {
             info: ResponseInfo::default(),
             raw: RawUsage::default(),
-            text: String::new(),
+            text: super::BoundedText::default(),
+            limit: super::DEFAULT_CAPTURE_LIMIT,
             capture,
             done: false,
             error: None,
@@ -277,7 +279,7 @@ impl StreamAccumulator for StreamState {
             }
             "content_block_delta" if self.capture => {
                 if let Some(t) = e.delta.and_then(|d| d.text) {
-                    self.text.push_str(&t);
+                    self.text.push(&t, self.limit);
                 }
             }
             "message_delta" => {
@@ -322,10 +324,14 @@ impl StreamAccumulator for StreamState {
         self.done
     }
 
+    fn set_capture_limit(&mut self, bytes: usize) {
+        self.limit = bytes;
+    }
+
     fn finish(&mut self) -> ResponseInfo {
         let mut info = std::mem::take(&mut self.info);
         if self.capture {
-            let mut m = message("assistant", vec![text_part(&self.text)]);
+            let mut m = message("assistant", vec![text_part(&self.text.text())]);
             m["finish_reason"] = info.finish_reasons.first().cloned().into();
             info.output_messages = Some(Value::Array(vec![m]));
         }

@@ -184,9 +184,61 @@ struct UsageMetadata {
     candidates_token_count: Option<i64>,
     cached_content_token_count: Option<i64>,
     thoughts_token_count: Option<i64>,
+    #[serde(default)]
+    prompt_tokens_details: Vec<ModalityCount>,
+    #[serde(default)]
+    candidates_tokens_details: Vec<ModalityCount>,
+}
+
+/// One entry of Gemini's per-modality token breakdown.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase")]
+struct ModalityCount {
+    modality: Option<String>,
+    token_count: Option<i64>,
 }
 
 impl UsageMetadata {
+    /// `gen_ai.usage.{text,image,audio}.{input,output}_tokens` from the breakdowns
+    /// (other modalities, such as video, have no attribute and are left out).
+    fn modalities(&self) -> Vec<(&'static str, i64)> {
+        use aitrace_core::conventions as c;
+        let mut out = Vec::new();
+        for (details, keys) in [
+            (
+                &self.prompt_tokens_details,
+                [
+                    c::GEN_AI_USAGE_TEXT_INPUT_TOKENS,
+                    c::GEN_AI_USAGE_IMAGE_INPUT_TOKENS,
+                    c::GEN_AI_USAGE_AUDIO_INPUT_TOKENS,
+                ],
+            ),
+            (
+                &self.candidates_tokens_details,
+                [
+                    c::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS,
+                    c::GEN_AI_USAGE_IMAGE_OUTPUT_TOKENS,
+                    c::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS,
+                ],
+            ),
+        ] {
+            for d in details {
+                let key = match d.modality.as_deref() {
+                    Some("TEXT") => keys[0],
+                    Some("IMAGE") => keys[1],
+                    Some("AUDIO") => keys[2],
+                    _ => continue,
+                };
+                if let Some(n) = d.token_count.filter(|n| (1..=1 << 53).contains(n)) {
+                    if !out.iter().any(|(k, _)| *k == key) {
+                        out.push((key, n));
+                    }
+                }
+            }
+        }
+        out
+    }
+
     fn to_usage(&self) -> Result<Usage, ExtractError> {
         let thoughts = tokens(self.thoughts_token_count, "thoughtsTokenCount")?;
         let candidates = tokens(self.candidates_token_count, "candidatesTokenCount")?;
@@ -242,6 +294,7 @@ impl Response {
         }
         if let Some(u) = self.usage_metadata {
             info.usage = Some(u.to_usage()?);
+            info.modality_tokens = u.modalities();
         }
         if let Some(text) = text {
             for c in self.candidates {
@@ -278,17 +331,26 @@ pub fn parse_response(body: &[u8], capture: bool) -> Result<ResponseInfo, Extrac
 #[derive(Debug)]
 pub struct StreamState {
     info: ResponseInfo,
+    /// Text deltas, merged and bounded.
+    text: super::BoundedText,
+    /// Other parts (function calls, ...), bounded in number.
     parts: Vec<Value>,
+    limit: usize,
     capture: bool,
     error: Option<(String, String)>,
 }
+
+/// Non-text parts kept from a stream.
+const MAX_STREAM_PARTS: usize = 64;
 
 impl StreamState {
     /// A new accumulator.
     pub fn new(capture: bool) -> StreamState {
         StreamState {
             info: ResponseInfo::default(),
+            text: super::BoundedText::default(),
             parts: Vec::new(),
+            limit: super::DEFAULT_CAPTURE_LIMIT,
             capture,
             error: None,
         }
@@ -303,7 +365,28 @@ impl StreamAccumulator for StreamState {
         }
         let r: Response =
             serde_json::from_slice(event.data).map_err(|e| malformed("stream event", e))?;
-        r.fold(&mut self.info, self.capture.then_some(&mut self.parts))
+        if !self.capture {
+            return r.fold(&mut self.info, None);
+        }
+        let mut parts = Vec::new();
+        r.fold(&mut self.info, Some(&mut parts))?;
+        for part in parts {
+            match part.get("type").and_then(Value::as_str) {
+                Some("text") => self.text.push(
+                    part.get("content")
+                        .and_then(Value::as_str)
+                        .unwrap_or_default(),
+                    self.limit,
+                ),
+                _ if self.parts.len() < MAX_STREAM_PARTS => self.parts.push(part),
+                _ => {}
+            }
+        }
+        Ok(())
+    }
+
+    fn set_capture_limit(&mut self, bytes: usize) {
+        self.limit = bytes;
     }
 
     fn info(&self) -> &ResponseInfo {
@@ -322,7 +405,9 @@ impl StreamAccumulator for StreamState {
     fn finish(&mut self) -> ResponseInfo {
         let mut info = std::mem::take(&mut self.info);
         if self.capture {
-            let mut m = message("assistant", std::mem::take(&mut self.parts));
+            let mut parts = vec![text_part(&self.text.text())];
+            parts.append(&mut self.parts);
+            let mut m = message("assistant", parts);
             m["finish_reason"] = info.finish_reasons.first().cloned().into();
             info.output_messages = Some(Value::Array(vec![m]));
         }
@@ -333,6 +418,26 @@ impl StreamAccumulator for StreamState {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn tokens_per_modality() {
+        let info = parse_response(
+            br#"{"usageMetadata":{"promptTokenCount":300,"candidatesTokenCount":20,
+                 "promptTokensDetails":[{"modality":"TEXT","tokenCount":40},{"modality":"IMAGE","tokenCount":258},{"modality":"VIDEO","tokenCount":2}],
+                 "candidatesTokensDetails":[{"modality":"TEXT","tokenCount":20}]}}"#,
+            false,
+        )
+        .unwrap();
+        use aitrace_core::conventions as c;
+        assert_eq!(
+            info.modality_tokens,
+            [
+                (c::GEN_AI_USAGE_TEXT_INPUT_TOKENS, 40),
+                (c::GEN_AI_USAGE_IMAGE_INPUT_TOKENS, 258),
+                (c::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS, 20),
+            ]
+        );
+    }
 
     #[test]
     fn thoughts_count_as_output_and_reasoning() {

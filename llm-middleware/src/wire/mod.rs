@@ -219,6 +219,50 @@ pub trait StreamAccumulator: Send + Sync {
     }
     /// Takes the facts out, adding captured content gathered on the way.
     fn finish(&mut self) -> ResponseInfo;
+    /// Keeps at most `bytes` of captured text per output (the content policy cuts
+    /// what it records to its limit anyway), so a long stream costs no more memory
+    /// than the limit. [`DEFAULT_CAPTURE_LIMIT`] until set.
+    fn set_capture_limit(&mut self, bytes: usize) {
+        let _ = bytes;
+    }
+}
+
+/// Captured text kept per streamed output until a limit is set: the content policy's
+/// default total limit.
+pub const DEFAULT_CAPTURE_LIMIT: usize = 64 * 1024;
+
+/// Text gathered from a stream's deltas, up to a byte limit (cut at a character
+/// boundary; later deltas are counted, not kept).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct BoundedText {
+    text: String,
+    dropped: usize,
+}
+
+impl BoundedText {
+    /// Appends what fits of `s` under `limit` bytes.
+    pub(crate) fn push(&mut self, s: &str, limit: usize) {
+        let room = limit.saturating_sub(self.text.len());
+        if s.len() <= room {
+            self.text.push_str(s);
+            return;
+        }
+        let mut end = room;
+        while !s.is_char_boundary(end) {
+            end -= 1;
+        }
+        self.text.push_str(&s[..end]);
+        self.dropped = self.dropped.saturating_add(s.len() - end);
+    }
+
+    /// The text, with a marker when some was not kept.
+    pub(crate) fn text(&self) -> std::borrow::Cow<'_, str> {
+        if self.dropped == 0 {
+            std::borrow::Cow::Borrowed(&self.text)
+        } else {
+            std::borrow::Cow::Owned(format!("{}…[truncated {} bytes]", self.text, self.dropped))
+        }
+    }
 }
 
 /// A provider's error body, as (error type, message).
@@ -304,6 +348,46 @@ mod tests {
         );
         assert_eq!(detect("GET", "/v1/chat/completions"), None);
         assert_eq!(detect("POST", "/v1/files"), None);
+    }
+
+    /// With capture on, a long stream keeps only the limit's worth of text (2 MB of
+    /// deltas here, 4 KiB kept), in every format.
+    #[test]
+    fn captured_stream_text_is_bounded_in_every_format() {
+        let delta = "y".repeat(1000);
+        let cases: Vec<(WireFormat, String, &str)> = vec![
+            (
+                WireFormat::OpenAiChat,
+                serde_json::json!({"choices":[{"index":0,"delta":{"content":delta}}]}).to_string(),
+                "",
+            ),
+            (
+                WireFormat::AnthropicMessages,
+                serde_json::json!({"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":delta}}).to_string(),
+                "content_block_delta",
+            ),
+            (
+                WireFormat::GeminiGenerate { model: "g".into(), stream: true },
+                serde_json::json!({"candidates":[{"content":{"parts":[{"text":delta}],"role":"model"}}]}).to_string(),
+                "",
+            ),
+        ];
+        for (format, data, event) in cases {
+            let mut acc = stream_accumulator(&format, true);
+            acc.set_capture_limit(4096);
+            for _ in 0..2000 {
+                acc.on_event(SseEvent {
+                    event,
+                    data: data.as_bytes(),
+                })
+                .unwrap();
+            }
+            let info = acc.finish();
+            let messages = info.output_messages.unwrap();
+            let text = messages[0]["parts"][0]["content"].as_str().unwrap();
+            assert!(text.len() < 4096 + 64, "{format:?}: {}", text.len());
+            assert!(text.ends_with("[truncated 1995904 bytes]"), "{format:?}");
+        }
     }
 
     #[test]

@@ -644,7 +644,8 @@ struct Chunk<'a> {
 pub struct ChatStreamState {
     info: ResponseInfo,
     finish: Vec<Option<String>>,
-    text: Vec<String>,
+    text: Vec<super::BoundedText>,
+    limit: usize,
     capture: bool,
     done: bool,
     error: Option<(String, String)>,
@@ -657,6 +658,7 @@ impl ChatStreamState {
             info: ResponseInfo::default(),
             finish: Vec::new(),
             text: Vec::new(),
+            limit: super::DEFAULT_CAPTURE_LIMIT,
             capture,
             done: false,
             error: None,
@@ -708,10 +710,11 @@ impl StreamAccumulator for ChatStreamState {
             }
             if self.capture {
                 if self.text.len() <= choice.index {
-                    self.text.resize(choice.index + 1, String::new());
+                    self.text
+                        .resize(choice.index + 1, super::BoundedText::default());
                 }
                 if let Some(t) = choice.delta.and_then(|d| d.content).or(choice.text) {
-                    self.text[choice.index].push_str(&t);
+                    self.text[choice.index].push(&t, self.limit);
                 }
             }
         }
@@ -740,6 +743,10 @@ impl StreamAccumulator for ChatStreamState {
         self.done
     }
 
+    fn set_capture_limit(&mut self, bytes: usize) {
+        self.limit = bytes;
+    }
+
     fn finish(&mut self) -> ResponseInfo {
         let mut info = std::mem::take(&mut self.info);
         info.finish_reasons = self.finish.iter().flatten().cloned().collect();
@@ -749,7 +756,7 @@ impl StreamAccumulator for ChatStreamState {
                     .iter()
                     .enumerate()
                     .map(|(i, t)| {
-                        let mut m = message("assistant", vec![text_part(t)]);
+                        let mut m = message("assistant", vec![text_part(&t.text())]);
                         m["finish_reason"] = self.finish.get(i).cloned().flatten().into();
                         m
                     })
@@ -901,6 +908,26 @@ mod tests {
         assert_eq!(
             info.usage,
             Some(Usage::new(100, 50).with_cache_read(60).with_reasoning(20))
+        );
+    }
+
+    #[test]
+    fn tokens_per_modality() {
+        use aitrace_core::conventions as c;
+        let info = parse_chat_response(
+            br#"{"usage":{"prompt_tokens":100,"completion_tokens":50,
+                 "prompt_tokens_details":{"cached_tokens":0,"audio_tokens":30},
+                 "completion_tokens_details":{"audio_tokens":40,"text_tokens":10}}}"#,
+            false,
+        )
+        .unwrap();
+        assert_eq!(
+            info.modality_tokens,
+            [
+                (c::GEN_AI_USAGE_AUDIO_INPUT_TOKENS, 30),
+                (c::GEN_AI_USAGE_TEXT_OUTPUT_TOKENS, 10),
+                (c::GEN_AI_USAGE_AUDIO_OUTPUT_TOKENS, 40),
+            ]
         );
     }
 

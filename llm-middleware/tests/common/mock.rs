@@ -167,8 +167,11 @@ async fn openai_chat(State(mock): State<Mock>, body: Bytes) -> Response {
         "completion_tokens_details": {"reasoning_tokens": 100}
     });
     if stream {
+        let long_word = "x".repeat(1000);
         let words: Vec<&str> = if model == "slow-stream" {
             vec!["w"; 50]
+        } else if model == "long-stream" {
+            vec![long_word.as_str(); 2000]
         } else {
             vec!["Hel", "lo", "!"]
         };
@@ -197,6 +200,8 @@ async fn openai_chat(State(mock): State<Mock>, body: Bytes) -> Response {
         }
         let delay = if model == "slow-stream" {
             Duration::from_millis(20)
+        } else if model == "long-stream" {
+            Duration::ZERO
         } else {
             Duration::from_millis(5)
         };

@@ -1,6 +1,6 @@
-//! A minimal OTLP trace receiver on loopback, for tests that need a collector they
-//! control: OTLP/HTTP (`POST /v1/traces`, protobuf) and OTLP/gRPC
-//! (`TraceService/Export` over h2c) on one port. It decodes every body with
+//! A minimal OTLP trace and log receiver on loopback, for tests that need a collector
+//! they control: OTLP/HTTP (`POST /v1/traces`, `POST /v1/logs`, protobuf) and OTLP/gRPC
+//! (`TraceService/Export`, `LogsService/Export` over h2c) on one port. It decodes every body with
 //! opentelemetry-proto's messages, keeps them, and can answer late, be stopped (every
 //! connection dropped at once, like a crashed collector) and be started again on the
 //! same port. [`BlackHole`] accepts connections and never answers.
@@ -17,6 +17,7 @@ use http_body_util::{BodyExt, Full, StreamBody};
 use hyper::body::{Frame, Incoming};
 use hyper::{Request, Response};
 use hyper_util::rt::{TokioExecutor, TokioIo};
+use opentelemetry_proto::tonic::collector::logs::v1::ExportLogsServiceRequest;
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use prost::Message;
 use tokio::io::AsyncReadExt;
@@ -38,6 +39,8 @@ pub struct Received {
     pub decoded: Mutex<Vec<ExportTraceServiceRequest>>,
     /// Every body of any path (traces and metrics), as received.
     pub all_bodies: Mutex<Vec<Bytes>>,
+    /// Every decoded log export request.
+    pub logs: Mutex<Vec<ExportLogsServiceRequest>>,
     /// Bodies that did not decode.
     pub undecodable: AtomicUsize,
     /// Milliseconds to wait before answering.
@@ -141,6 +144,19 @@ impl Receiver {
         self.received.spans.load(Ordering::SeqCst)
     }
 
+    /// Log records received so far.
+    pub fn log_records(&self) -> Vec<opentelemetry_proto::tonic::logs::v1::LogRecord> {
+        self.received
+            .logs
+            .lock()
+            .unwrap()
+            .iter()
+            .flat_map(|r| &r.resource_logs)
+            .flat_map(|rl| &rl.scope_logs)
+            .flat_map(|sl| sl.log_records.clone())
+            .collect()
+    }
+
     /// Waits up to `timeout` for at least `n` spans; returns how many arrived.
     pub async fn wait_for_spans(&self, n: usize, timeout: Duration) -> usize {
         let deadline = tokio::time::Instant::now() + timeout;
@@ -172,6 +188,21 @@ async fn handle(state: &Received, req: Request<Incoming>) -> Response<Body> {
         tokio::time::sleep(Duration::from_millis(delay)).await;
     }
     state.all_bodies.lock().unwrap().push(body.clone());
+    let is_logs =
+        path == "/v1/logs" || path == "/opentelemetry.proto.collector.logs.v1.LogsService/Export";
+    if is_logs {
+        let message = if grpc {
+            grpc_message(body.clone())
+        } else {
+            Some(body.clone())
+        };
+        match message.and_then(|m| ExportLogsServiceRequest::decode(m).ok()) {
+            Some(decoded) => state.logs.lock().unwrap().push(decoded),
+            None => {
+                state.undecodable.fetch_add(1, Ordering::SeqCst);
+            }
+        }
+    }
     let is_traces = path == "/v1/traces"
         || path == "/opentelemetry.proto.collector.trace.v1.TraceService/Export";
     if is_traces {

@@ -15,7 +15,7 @@
 //!
 //! Two ways in:
 //! - [`AgentLayer`], for an agent that is a `tower::Service` (one run per request);
-//! - [`run`] / [`try_run`], for any future.
+//! - [`run`], for any future (an `Err` output marks the run failed).
 //!
 //! ```
 //! use std::convert::Infallible;
@@ -83,7 +83,7 @@
 //!   captures the context when it is made, so it rolls up either way.
 //!
 //! # Outcome
-//! An error (layer) or an `Err` output ([`try_run`]) sets `error.type` (from the
+//! An error (layer) or an `Err` output ([`run`]) sets `error.type` (from the
 //! classifier, `_OTHER` by default) and an error status. A panic inside is recorded
 //! (`error.type = panic`, an `exception` event) and continues unwinding. A run dropped
 //! before it completes ends with `error.type = cancelled`. In every case the span gets
@@ -94,10 +94,10 @@ mod info;
 mod layer;
 mod run;
 
-pub use hooks::{ConversationId, Fallible, OnRunEnd, RunOutcome};
+pub use hooks::{ByOutput, ConversationId, Fallible, OnRunEnd, RunOutcome, RunOutput};
 pub use info::AgentInfo;
 pub use layer::{AgentFuture, AgentLayer, AgentService};
-pub use run::{run, try_run, AgentRun};
+pub use run::{run, run_plain, try_run, AgentRun};
 
 use aitrace_core::run::{Run, RunTotals};
 

@@ -1,5 +1,5 @@
-//! [`run`] / [`try_run`]: an agent run around any future, for code that is not a tower
-//! service.
+//! [`run`]: an agent run around any future, for code that is not a tower service
+//! ([`run_plain`] for outputs that are not [`RunOutput`]s).
 
 use std::fmt;
 use std::future::Future;
@@ -11,7 +11,7 @@ use opentelemetry::context::WithContext;
 use opentelemetry::trace::FutureExt as _;
 use pin_project_lite::pin_project;
 
-use super::{AgentInfo, Fallible, RunOutcome};
+use super::{AgentInfo, ByOutput, Fallible, RunOutcome, RunOutput};
 use crate::classify::DefaultClassifier;
 use crate::guard::{record_error, SpanGuard};
 
@@ -21,8 +21,12 @@ use crate::guard::{record_error, SpanGuard};
 ///
 /// The span and the run start when `run` is called, under the current context, so a
 /// sub-agent created here and spawned rolls up into the enclosing run even if the
-/// spawned task is not instrumented. Nothing marks the span failed: see [`try_run`]
-/// for futures that return a `Result`.
+/// spawned task is not instrumented.
+///
+/// A `Result` output that is `Err` marks the span failed (`error.type = _OTHER` unless
+/// classified with [`AgentRun::classify_error`], error status with the error's message,
+/// redacted). Other outputs are [`RunOutput`]s that never fail (text, numbers, JSON,
+/// collections; an empty `impl RunOutput` for your own types), or use [`run_plain`].
 ///
 /// ```
 /// use aitrace_tool::agent::{self, AgentInfo};
@@ -38,9 +42,26 @@ use crate::guard::{record_error, SpanGuard};
 /// .await;
 /// assert_eq!(answer, "42");
 /// assert_eq!(totals.llm_calls, 0);
+///
+/// // A failed run is marked on its span.
+/// let (failed, _) = agent::run(AgentInfo::new("researcher"), async {
+///     Err::<String, _>("the model refused")
+/// })
+/// .await;
+/// assert!(failed.is_err());
 /// # }
 /// ```
-pub fn run<F: Future>(info: AgentInfo, future: F) -> AgentRun<F> {
+pub fn run<F>(info: AgentInfo, future: F) -> AgentRun<F, ByOutput>
+where
+    F: Future,
+    F::Output: RunOutput,
+{
+    run_plain(info, future).with_outcome(ByOutput)
+}
+
+/// Like [`run`] for any output, never marking the span failed from the output (a panic
+/// or a cancellation still is).
+pub fn run_plain<F: Future>(info: AgentInfo, future: F) -> AgentRun<F> {
     let (guard, cx, run) = info.start(None, ());
     AgentRun {
         inner: future.with_context(cx),
@@ -50,15 +71,14 @@ pub fn run<F: Future>(info: AgentInfo, future: F) -> AgentRun<F> {
     }
 }
 
-/// Like [`run`], for a future returning a `Result`: an `Err` marks the span failed
-/// (`error.type = _OTHER` unless classified with [`AgentRun::classify_error`], error
-/// status with the error's message, redacted).
+/// The same as [`run`] for a future returning a `Result` (kept from before `run` marked
+/// `Err` itself).
 pub fn try_run<F, T, E>(info: AgentInfo, future: F) -> AgentRun<F, Fallible<DefaultClassifier>>
 where
     F: Future<Output = Result<T, E>>,
     E: fmt::Display,
 {
-    run(info, future).classify_error(DefaultClassifier)
+    run_plain(info, future).classify_error(DefaultClassifier)
 }
 
 pin_project! {
@@ -82,6 +102,10 @@ impl<F, O> AgentRun<F, O> {
     /// `classifier` (a closure `Fn(&E) -> &'static str` or a
     /// [`ClassifyError`](crate::classify::ClassifyError)).
     pub fn classify_error<C>(self, classifier: C) -> AgentRun<F, Fallible<C>> {
+        self.with_outcome(Fallible(classifier))
+    }
+
+    fn with_outcome<P>(self, outcome: P) -> AgentRun<F, P> {
         let AgentRun {
             inner, guard, run, ..
         } = self;
@@ -89,7 +113,7 @@ impl<F, O> AgentRun<F, O> {
             inner,
             guard,
             run,
-            outcome: Fallible(classifier),
+            outcome,
         }
     }
 

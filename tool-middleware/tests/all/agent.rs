@@ -479,7 +479,7 @@ async fn try_run_marks_errors_and_a_panicking_run_is_recorded() {
     assert_eq!(string(run, c::ERROR_TYPE).as_deref(), Some("io"));
 
     let (outcome, trace) = traced(|| {
-        futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(agent::run(
+        futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(agent::run_plain(
             AgentInfo::new("crashing"),
             async { panic!("agent crashed") },
         )))
@@ -531,4 +531,38 @@ async fn the_runs_question_and_answer_are_recorded_only_when_content_is_captured
     ] {
         assert_eq!(attr(s, key), None, "{key}");
     }
+}
+
+#[tokio::test]
+async fn run_marks_an_err_output_by_default_and_run_plain_does_not() {
+    let ((result, _), trace) = traced(|| {
+        agent::run(AgentInfo::new("failing-by-default"), async {
+            Err::<String, _>(std::io::Error::other("the model refused"))
+        })
+    })
+    .await;
+    assert!(result.is_err());
+    let run = trace.span("invoke_agent failing-by-default");
+    assert_eq!(string(run, c::ERROR_TYPE).as_deref(), Some("_OTHER"));
+    assert_eq!(error_description(run), "the model refused");
+
+    let ((answer, _), trace) = traced(|| {
+        agent::run(AgentInfo::new("succeeding"), async {
+            Ok::<_, std::io::Error>("42")
+        })
+    })
+    .await;
+    assert_eq!(answer.ok(), Some("42"));
+    let run = trace.span("invoke_agent succeeding");
+    assert_eq!(string(run, c::ERROR_TYPE), None);
+
+    let ((result, _), trace) = traced(|| {
+        agent::run_plain(AgentInfo::new("unchecked"), async {
+            Err::<String, _>(std::io::Error::other("ignored"))
+        })
+    })
+    .await;
+    assert!(result.is_err());
+    let run = trace.span("invoke_agent unchecked");
+    assert_eq!(string(run, c::ERROR_TYPE), None);
 }
