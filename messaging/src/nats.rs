@@ -53,7 +53,11 @@ pub struct Headers<'a>(pub &'a mut HeaderMap);
 
 impl Injector for Headers<'_> {
     fn set(&mut self, key: &str, value: String) {
-        // Invalid names would make async-nats panic: skip them instead.
+        // Invalid names would make async-nats panic, and a line break in a value would
+        // break the message's framing: skip them instead.
+        if value.bytes().any(|b| b.is_ascii_control()) {
+            return;
+        }
         if let Ok(name) = HeaderName::from_str(key) {
             self.0.insert(name, HeaderValue::from(value.as_str()));
         }

@@ -53,7 +53,11 @@ impl ProducerSpan {
             None
         };
         if let Some(run) = &run {
-            headers.set(a::RUN_HEADER, run.name().to_owned());
+            // Run names come from the application: only short printable ones travel.
+            let name = run.name();
+            if name.len() <= 256 && !name.is_empty() && !name.chars().any(char::is_control) {
+                headers.set(a::RUN_HEADER, name.to_owned());
+            }
         }
         ProducerSpan { span, run }
     }

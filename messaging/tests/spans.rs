@@ -287,6 +287,20 @@ fn runs_travel_only_when_asked() {
 }
 
 #[test]
+fn run_names_that_cannot_be_a_header_value_do_not_travel() {
+    let _ = exporter();
+    let queue = Messaging::new("nats").carry_run(true);
+    for name in ["line\r\nbreak".to_string(), "x".repeat(300), String::new()] {
+        let run = Run::new(name.clone());
+        let _attached = run.attach();
+        let mut headers: HashMap<String, String> = HashMap::new();
+        queue.send("jobs.badname", &mut headers).end();
+        assert!(!headers.contains_key(a::RUN_HEADER), "{name:?}");
+        assert!(headers.contains_key("traceparent"));
+    }
+}
+
+#[test]
 fn errors_mark_the_span() {
     let _ = exporter();
     let queue = Messaging::new("rabbitmq");
