@@ -29,6 +29,57 @@
 //! }
 //! ```
 //!
+//! ## The pipeline
+//!
+//! [`init`] reads the standard OpenTelemetry variables and installs, in one go: the W3C
+//! trace-context propagator, a tracer provider with a bounded batch span processor, a
+//! meter provider, a logger provider, and a `tracing` subscriber with the OpenTelemetry
+//! layer, a log layer that prints trace and span ids, and a bridge that sends the
+//! application's `tracing` events as OTLP log records (with the ids of the span they
+//! happen in). It returns a [`TelemetryGuard`] that flushes and shuts everything down
+//! when dropped.
+//!
+//! Where spans, metrics and logs go:
+//! - `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) set: OTLP, over gRPC or
+//!   HTTP/protobuf per `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`;
+//!   default `http/protobuf` as the specification says). Jaeger all-in-one listens on
+//!   4317 (gRPC) and 4318 (HTTP). Logs take `OTEL_EXPORTER_OTLP_LOGS_ENDPOINT` if set.
+//! - no endpoint: OTLP/JSON lines (one export request per line) in `trace-*`,
+//!   `metrics-*` and `logs-*.jsonl` files under `AITRACE_TRACE_DIR` (default
+//!   `./traces`), each created with its first record. When the guard drops it prints a
+//!   summary from memory, unless `AITRACE_PRINT_TREE=false`: the last few traces as
+//!   trees, the totals since start and where the file is.
+//! - `OTEL_TRACES_EXPORTER=none`: spans are made (ids propagate) but not exported;
+//!   `OTEL_METRICS_EXPORTER=none`, `OTEL_LOGS_EXPORTER=none` turn those off.
+//! - `OTEL_SDK_DISABLED=true`: nothing is installed at all.
+//!
+//! Telemetry never holds the application up: a span's end puts it in a bounded queue
+//! (never waiting on the exporter), spans that do not fit are dropped and counted
+//! ([`TelemetryGuard::dropped_spans`], [`TelemetryGuard::export_stats`]; logged once,
+//! not per span), a failing collector is retried within the export timeout and its
+//! lost spans counted, and shutting down waits at most
+//! [`Telemetry::shutdown_timeout`] even when the collector is gone.
+//!
+//! Sampling: `OTEL_TRACES_SAMPLER`/`_ARG` or [`Telemetry::sampling_ratio`]; whatever
+//! the sampler, spans started in a force-sampled context ([`core::sampling`], or a
+//! request with the server layer's force-sample header) are recorded.
+//!
+//! Also read: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`,
+//! `AITRACE_OPENINFERENCE` and `RUST_LOG` for the log layer and the bridge (default
+//! `info`). A builder sets the same things from code (code wins over the environment):
+//!
+//! ```no_run
+//! use aitrace::{Exporter, Telemetry};
+//!
+//! # fn main() -> Result<(), aitrace::SetupError> {
+//! let _guard = Telemetry::builder()
+//!     .service_name("my-agent")
+//!     .exporter(Exporter::File { dir: "traces".into() })
+//!     .sampling_ratio(0.25)
+//!     .init()?;
+//! # Ok(()) }
+//! ```
+//!
 //! ## Features
 //!
 //! | feature | gives |
@@ -60,7 +111,7 @@ mod pipeline;
 
 pub use pipeline::{
     init, ExportMonitor, ExportStats, Exporter, FileMetricExporter, FileSpanExporter, Protocol,
-    SetupError, Telemetry, TelemetryGuard,
+    Rotation, SetupError, Telemetry, TelemetryGuard,
 };
 
 /// The shared ground of the instrumentation (`aitrace-core`): conventions, usage,

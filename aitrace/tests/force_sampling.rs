@@ -4,7 +4,7 @@
 
 use aitrace::core::sampling;
 use aitrace::http::ServerLayer;
-use aitrace::insight::tracefile;
+use aitrace::insight::tracefile::{self, AttrValue};
 use aitrace::{Exporter, Telemetry};
 use axum::body::Body;
 use axum::routing::get;
@@ -100,5 +100,14 @@ async fn forced_contexts_are_kept_at_a_zero_ratio() {
         .find(|s| s.name == "handler work")
         .expect("handler span");
     assert_eq!(work.parent_span_id, server.span_id);
+    // Marked for a collector's tail sampling.
+    for span in &spans {
+        assert_eq!(
+            span.attr(sampling::FORCED_ATTRIBUTE),
+            Some(&AttrValue::Bool(true)),
+            "{}",
+            span.name
+        );
+    }
     std::fs::remove_dir_all(&dir).ok();
 }

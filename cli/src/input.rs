@@ -4,7 +4,7 @@ use std::io::BufReader;
 use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
-use aitrace_insight::tracefile::{ReadStats, SpanReader, SpanRecord};
+use aitrace_insight::tracefile::{rotated_set, set_stem, ReadStats, SpanReader, SpanRecord};
 use aitrace_insight::Filter;
 
 use crate::args::Input;
@@ -87,9 +87,22 @@ pub fn resolve(inputs: &[Input], all_files: bool) -> Result<Vec<Source>, Failure
                     )));
                 }
                 if !all_files {
-                    files.drain(..files.len() - 1);
+                    // The newest file's whole rotated set, read as one.
+                    let newest = files.pop().unwrap_or_default();
+                    files = rotated_set(&newest);
                 }
                 sources.extend(files.into_iter().map(Source::File));
+            }
+            // A part of a rotated set stands for the set.
+            Input::Path(path)
+                if path
+                    .file_name()
+                    .and_then(|n| n.to_str())
+                    .and_then(set_stem)
+                    .is_some()
+                    && path.exists() =>
+            {
+                sources.extend(rotated_set(path).into_iter().map(Source::File));
             }
             Input::Path(path) => sources.push(Source::File(path.clone())),
         }

@@ -246,18 +246,93 @@ fn truncate_str(s: &str, max: usize) -> Cow<'_, str> {
 /// Longest error or panic message kept in a span status or event.
 pub const MAX_MESSAGE_BYTES: usize = 1024;
 
-/// An error or panic message as it may be recorded: secrets redacted (default
-/// [`Redactor`]), cut to [`MAX_MESSAGE_BYTES`] at a character boundary.
+/// The default [`Redactor`], built once.
+pub(crate) fn default_redactor() -> &'static Redactor {
+    static REDACTOR: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
+    REDACTOR.get_or_init(Redactor::default)
+}
+
+/// Text as it may be recorded anywhere (error messages, header values): every URL and
+/// query string in it redacted ([`redact_urls_in_text`](crate::url::redact_urls_in_text)
+/// with the default parameters), then every secret (the default [`Redactor`]).
+/// Borrowed when nothing was found.
+///
+/// ```
+/// use aitrace_core::content::redact_text;
+///
+/// assert_eq!(
+///     redact_text("GET https://h/x?key=abc failed; accessToken=xyz"),
+///     "GET https://h/x?key=REDACTED failed; accessToken=[REDACTED]"
+/// );
+/// ```
+pub fn redact_text(text: &str) -> Cow<'_, str> {
+    let urls = if text.contains("://") || text.contains('?') {
+        let redacted = crate::url::redact_urls_in_text(text, crate::url::DEFAULT_SECRET_PARAMS);
+        (redacted != text).then_some(redacted)
+    } else {
+        None
+    };
+    let current = urls.as_deref().unwrap_or(text);
+    match default_redactor().redact(current) {
+        Cow::Owned(s) => Cow::Owned(s),
+        Cow::Borrowed(_) => match urls {
+            Some(s) => Cow::Owned(s),
+            None => Cow::Borrowed(text),
+        },
+    }
+}
+
+/// `text` redacted ([`redact_text`]), then cut to at most `max_chars` characters, marked
+/// with `…`. Redaction comes first, so a key straddling the cut is never half kept; and
+/// the cut never ends inside a run of key-like characters (letters, digits, `-_.~+/=`):
+/// such a run is dropped whole, so what is left can never be the start of a key.
+///
+/// ```
+/// use aitrace_core::content::redact_then_truncate;
+///
+/// // Cut first, `sk-proj-PLANTED` would be kept; redacted first, nothing of the key is.
+/// let body = format!("{} sk-proj-PLANTEDabcdefghijklmnop", "x".repeat(20));
+/// assert_eq!(redact_then_truncate(&body, 36), format!("{} [REDACTED]", "x".repeat(20)));
+/// assert_eq!(redact_then_truncate("abc def ghijklmnop", 10), "abc def …");
+/// assert_eq!(redact_then_truncate("short", 10), "short");
+/// ```
+pub fn redact_then_truncate(text: &str, max_chars: usize) -> String {
+    let redacted = redact_text(text);
+    match redacted.char_indices().nth(max_chars) {
+        None => redacted.into_owned(),
+        Some((end, _)) => cut_outside_token(&redacted, end),
+    }
+}
+
+/// `text[..end]` and `…`, with `end` moved back to the start of a run of token bytes
+/// the cut would split.
+fn cut_outside_token(text: &str, mut end: usize) -> String {
+    let b = text.as_bytes();
+    if end < b.len() && end > 0 && is_bearer_byte(b[end]) && is_bearer_byte(b[end - 1]) {
+        end = b[..end]
+            .iter()
+            .rposition(|&c| !is_bearer_byte(c))
+            .map_or(0, |p| p + 1);
+    }
+    format!("{}…", &text[..end])
+}
+
+/// An error or panic message as it may be recorded: URLs and secrets redacted
+/// ([`redact_text`]), cut to [`MAX_MESSAGE_BYTES`] at a character boundary (and never
+/// inside a key-like run, see [`redact_then_truncate`]).
 ///
 /// ```
 /// use aitrace_core::content::safe_message;
 ///
 /// assert_eq!(safe_message("bad key sk-proj-abcdefghijklmnopqrstuvwx"), "bad key [REDACTED]");
+/// assert_eq!(
+///     safe_message("error sending request for url (http://h:1/v1?key=abc)"),
+///     "error sending request for url (http://h:1/v1?key=REDACTED)"
+/// );
 /// assert!(safe_message(&"é".repeat(2_000)).ends_with('…'));
 /// ```
 pub fn safe_message(message: &str) -> String {
-    static REDACTOR: std::sync::OnceLock<Redactor> = std::sync::OnceLock::new();
-    let redacted = REDACTOR.get_or_init(Redactor::default).redact(message);
+    let redacted = redact_text(message);
     if redacted.len() <= MAX_MESSAGE_BYTES {
         return redacted.into_owned();
     }
@@ -265,15 +340,26 @@ pub fn safe_message(message: &str) -> String {
     while !redacted.is_char_boundary(end) {
         end -= 1;
     }
-    format!("{}…", &redacted[..end])
+    cut_outside_token(&redacted, end)
 }
 
 /// The text that replaces a secret.
 pub const REDACTED: &str = "[REDACTED]";
 
 /// Finds and replaces secrets in text: provider API keys (OpenAI `sk-`, Anthropic
-/// `sk-ant-`, Google `AIza`, Groq `gsk_`, xAI `xai-`, GitHub, Slack), AWS access key
-/// ids, `Bearer` tokens, and `password=`-style pairs, plus literal secrets you add.
+/// `sk-ant-`, Google `AIza`, Groq `gsk_`, xAI `xai-`, GitHub, Slack, Hugging Face,
+/// Langfuse), AWS access key ids, JWTs (`eyJ...`), `Bearer`/`Basic` credentials, and
+/// the values of secret names (`password=...`, `"apiKey": "..."`), plus literal secrets
+/// you add.
+///
+/// A name is secret when it is one of a list (`password`, `api_key`, `authorization`,
+/// ...) or ends in a secret word (`..._token`, `..._secret`, `..._password`, `api_key`,
+/// `private_key`, ...), compared after normalising camelCase, kebab-case and
+/// snake_case alike (`accessToken`, `access-token` and `ACCESS_TOKEN` are one name).
+///
+/// It reads text as it travels, JSON-encoded included: a secret after an escaped
+/// `\n`, or a `\"password\": \"...\"` pair inside a JSON string that holds JSON (as agents
+/// send tool results back), is found too.
 ///
 /// Written by hand rather than with a regex engine: it is a single pass over the bytes,
 /// it runs on every captured string, and it keeps the regex crate out of every build.
@@ -286,6 +372,10 @@ pub const REDACTED: &str = "[REDACTED]";
 /// assert_eq!(r.redact("password=hunter2&user=bob"), "password=[REDACTED]&user=bob");
 /// assert_eq!(r.redact("the key AKIAIOSFODNN7EXAMPLE"), "the key [REDACTED]");
 /// assert_eq!(r.redact("my pin is hunter2"), "my pin is [REDACTED]");
+/// assert_eq!(r.redact(r#"{"clientSecret": "abc123"}"#), r#"{"clientSecret": "[REDACTED]"}"#);
+/// assert_eq!(r.redact(r#"{\"refresh-token\": \"abc123\"}"#), r#"{\"refresh-token\": \"[REDACTED]\"}"#);
+/// assert_eq!(r.redact(r"line one\nsk-proj-abcdefghijklmnopqrst"), r"line one\n[REDACTED]");
+/// assert_eq!(r.redact("id eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"), "id [REDACTED]");
 /// ```
 #[derive(Debug, Clone)]
 pub struct Redactor {
@@ -310,7 +400,15 @@ const TOKEN_PREFIXES: &[(&str, usize)] = &[
     ("sk-lf-", 16),
 ];
 
-/// Key names whose values are secrets (compared case-insensitively, `-` = `_`).
+/// First bytes of the patterns that start with a fixed text (a quick filter).
+fn may_start_pattern(b: u8) -> bool {
+    matches!(
+        b,
+        b's' | b'A' | b'g' | b'x' | b'h' | b'p' | b'e' | b'b' | b'B'
+    )
+}
+
+/// Key names whose values are secrets (normalised: snake_case, lower case).
 const SECRET_KEYS: &[&str] = &[
     "password",
     "passwd",
@@ -333,6 +431,51 @@ const SECRET_KEYS: &[&str] = &[
     "x_goog_api_key",
 ];
 
+/// Last words that make a name secret (`github_token`, `db_password`, `appSecret`).
+const SECRET_WORDS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "passphrase",
+    "secret",
+    "token",
+    "apikey",
+    "credential",
+    "credentials",
+    "authorization",
+];
+
+/// Words that make a following `key` secret (`api_key`, `privateKey`, `access-key`).
+const SECRET_KEY_QUALIFIERS: &[&str] = &[
+    "api",
+    "access",
+    "secret",
+    "private",
+    "subscription",
+    "account",
+    "signing",
+    "master",
+    "encryption",
+    "client",
+    "auth",
+    "license",
+];
+
+/// Whether a normalised name (snake_case) is secret by its words.
+fn is_secret_name(name: &str) -> bool {
+    let mut words = name.rsplit('_').filter(|w| !w.is_empty());
+    let Some(last) = words.next() else {
+        return false;
+    };
+    if SECRET_WORDS.contains(&last) {
+        return true;
+    }
+    matches!(last, "key" | "keys")
+        && words
+            .next()
+            .is_some_and(|w| SECRET_KEY_QUALIFIERS.contains(&w))
+}
+
 impl Default for Redactor {
     fn default() -> Redactor {
         Redactor {
@@ -348,6 +491,26 @@ fn is_token_byte(b: u8) -> bool {
 
 fn is_bearer_byte(b: u8) -> bool {
     is_token_byte(b) || matches!(b, b'.' | b'~' | b'+' | b'/' | b'=')
+}
+
+/// Whether a word starts at `i`: at the start, after a byte that is not part of a
+/// token, or right after a JSON escape seen undecoded (`\n`, `\t`, `\r`, `\b`, `\f`,
+/// `\u00XX`), whose letter would otherwise glue onto the word.
+#[inline]
+fn at_word_start(b: &[u8], i: usize) -> bool {
+    if i == 0 || !is_token_byte(b[i - 1]) {
+        return true;
+    }
+    (i >= 2 && b[i - 2] == b'\\' && matches!(b[i - 1], b'n' | b't' | b'r' | b'b' | b'f'))
+        || (i >= 6
+            && b[i - 6] == b'\\'
+            && b[i - 5] == b'u'
+            && b[i - 4..i].iter().all(u8::is_ascii_hexdigit))
+}
+
+/// Backslashes at the start of `b`.
+fn backslashes(b: &[u8]) -> usize {
+    b.iter().take_while(|&&c| c == b'\\').count()
 }
 
 impl Redactor {
@@ -367,10 +530,21 @@ impl Redactor {
         self
     }
 
-    /// Whether values under this key name are secrets.
+    /// Whether values under this key name are secrets (see the [type docs](Redactor)).
+    ///
+    /// ```
+    /// use aitrace_core::content::Redactor;
+    ///
+    /// let r = Redactor::default();
+    /// for key in ["accessToken", "refresh-token", "clientSecret", "privateKey", "OPENAI_API_KEY", "db.password"] {
+    ///     assert!(r.is_secret_key(key), "{key}");
+    /// }
+    /// assert!(!r.is_secret_key("max_tokens"));
+    /// assert!(!r.is_secret_key("monkey"));
+    /// ```
     pub fn is_secret_key(&self, key: &str) -> bool {
         let k = normalize_key(key);
-        self.secret_keys.contains(&k)
+        self.secret_keys.contains(&k) || is_secret_name(&k)
     }
 
     /// The text with every secret replaced by [`REDACTED`]; borrowed when clean.
@@ -399,13 +573,14 @@ impl Redactor {
         let mut copied = 0; // bytes of `text` already moved to `out`
         let mut i = 0;
         while i < bytes.len() {
-            let at_boundary = i == 0 || !is_token_byte(bytes[i - 1]);
-            if let Some((keep, end)) = self.match_at(bytes, i, at_boundary) {
-                out.push_str(&text[copied..i + keep]);
-                out.push_str(REDACTED);
-                copied = end;
-                i = end;
-                continue;
+            if at_word_start(bytes, i) {
+                if let Some((keep, end)) = self.match_at(bytes, i) {
+                    out.push_str(&text[copied..i + keep]);
+                    out.push_str(REDACTED);
+                    copied = end;
+                    i = end;
+                    continue;
+                }
             }
             i += 1;
         }
@@ -416,56 +591,21 @@ impl Redactor {
         Some(out)
     }
 
-    /// A secret starting at `i`: `(bytes to keep before the secret, end of secret)`.
-    fn match_at(&self, b: &[u8], i: usize, at_boundary: bool) -> Option<(usize, usize)> {
+    /// A secret starting at word start `i`: `(bytes to keep before the secret, end of
+    /// secret)`.
+    fn match_at(&self, b: &[u8], i: usize) -> Option<(usize, usize)> {
         let rest = &b[i..];
-        if at_boundary {
-            for (prefix, min) in TOKEN_PREFIXES {
-                if rest.starts_with(prefix.as_bytes()) {
-                    let len = rest[prefix.len()..]
-                        .iter()
-                        .take_while(|&&c| is_token_byte(c))
-                        .count();
-                    if len >= *min {
-                        return Some((0, i + prefix.len() + len));
-                    }
-                }
+        if !is_token_byte(rest[0]) {
+            return None;
+        }
+        if may_start_pattern(rest[0]) {
+            if let Some((keep, end)) = match_fixed(rest) {
+                return Some((keep, i + end));
             }
-            // AWS access key ids: AKIA/ASIA + 16 upper-case letters or digits.
-            if (rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA")) && rest.len() >= 20 {
-                let id = &rest[4..20];
-                let ends = rest.get(20).is_none_or(|&c| !is_token_byte(c));
-                if ends
-                    && id
-                        .iter()
-                        .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
-                {
-                    return Some((0, i + 20));
-                }
-            }
-            // Bearer / Basic tokens.
-            for scheme in ["bearer ", "basic "] {
-                if rest.len() > scheme.len()
-                    && rest[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
-                {
-                    let start = scheme.len()
-                        + rest[scheme.len()..]
-                            .iter()
-                            .take_while(|&&c| c == b' ')
-                            .count();
-                    let len = rest[start..]
-                        .iter()
-                        .take_while(|&&c| is_bearer_byte(c))
-                        .count();
-                    if len >= 8 {
-                        return Some((start, i + start + len));
-                    }
-                }
-            }
-            // key=value, key: value, "key": "value"
-            if let Some(m) = self.match_pair(rest) {
-                return Some((m.0, i + m.1));
-            }
+        }
+        // key=value, key: value, "key": "value"
+        if let Some(m) = self.match_pair(rest) {
+            return Some((m.0, i + m.1));
         }
         None
     }
@@ -475,13 +615,12 @@ impl Redactor {
         if key_len == 0 {
             return None;
         }
-        let key = std::str::from_utf8(&rest[..key_len]).ok()?;
-        if !self.is_secret_key(key) {
-            return None;
-        }
+        // The separator first (cheap), the key's name only then.
         let mut j = key_len;
-        if rest.get(j) == Some(&b'"') || rest.get(j) == Some(&b'\'') {
-            j += 1;
+        // The key's closing quote, escaped inside an encoded JSON string (`\"`).
+        let escapes = backslashes(&rest[j..]);
+        if matches!(rest.get(j + escapes), Some(b'"' | b'\'')) {
+            j += escapes + 1;
         }
         while rest.get(j) == Some(&b' ') {
             j += 1;
@@ -489,28 +628,49 @@ impl Redactor {
         if !matches!(rest.get(j), Some(b'=') | Some(b':')) {
             return None;
         }
+        // Token bytes are ASCII.
+        let key = std::str::from_utf8(&rest[..key_len]).ok()?;
+        if !self.is_secret_key(key) {
+            return None;
+        }
         j += 1;
         while rest.get(j) == Some(&b' ') {
             j += 1;
         }
-        let quote = match rest.get(j) {
+        let escapes = backslashes(&rest[j..]);
+        let quote = match rest.get(j + escapes) {
             Some(&q @ (b'"' | b'\'')) => {
-                j += 1;
+                j += escapes + 1;
                 Some(q)
             }
             _ => None,
         };
+        let value = &rest[j..];
         let value_len = match quote {
-            Some(q) => rest[j..]
+            Some(q) if escapes == 0 => value
                 .iter()
                 .enumerate()
-                .find(|&(k, &c)| c == q && (k == 0 || rest[j + k - 1] != b'\\'))
-                .map(|(k, _)| k)
-                .unwrap_or(rest.len() - j),
-            None => rest[j..]
+                .find(|&(k, &c)| c == q && (k == 0 || value[k - 1] != b'\\'))
+                .map_or(value.len(), |(k, _)| k),
+            // Inside an encoded string the closing quote is escaped too: the value ends
+            // at the next quote, without the backslashes escaping it.
+            Some(q) => {
+                let mut end = value.iter().position(|&c| c == q).unwrap_or(value.len());
+                while end > 0 && value[end - 1] == b'\\' {
+                    end -= 1;
+                }
+                end
+            }
+            None => value
                 .iter()
-                .take_while(|&&c| {
-                    !c.is_ascii_whitespace() && !matches!(c, b'&' | b',' | b';' | b'}' | b']')
+                .enumerate()
+                .take_while(|&(k, &c)| {
+                    let escaped_break =
+                        c == b'\\' && matches!(value.get(k + 1), Some(b'n' | b'r' | b't' | b'"'));
+                    // An escaped newline, tab or quote ends it too.
+                    !(c.is_ascii_whitespace()
+                        || matches!(c, b'&' | b',' | b';' | b'}' | b']' | b'"')
+                        || escaped_break)
                 })
                 .count(),
         };
@@ -518,25 +678,112 @@ impl Redactor {
             return None;
         }
         // `Authorization: Bearer <token>`: leave the scheme, the token rule takes it.
-        let value = &rest[j..j + value_len];
+        let found = &value[..value_len];
         if quote.is_none()
-            && (value.eq_ignore_ascii_case(b"bearer") || value.eq_ignore_ascii_case(b"basic"))
+            && (found.eq_ignore_ascii_case(b"bearer") || found.eq_ignore_ascii_case(b"basic"))
         {
             return None;
         }
-        // Already redacted (e.g. a Bearer token inside `authorization: ...`).
-        if rest[j..].starts_with(REDACTED.as_bytes()) {
+        // Already redacted (e.g. a Bearer token inside `authorization: ...`, or a URL's
+        // `key=REDACTED`).
+        if value.starts_with(REDACTED.as_bytes()) || found == crate::url::REDACTED_IN_URL.as_bytes()
+        {
             return None;
         }
         Some((j, j + value_len))
     }
 }
 
+/// The patterns with a fixed start: provider keys, AWS key ids, JWTs, `Bearer` and
+/// `Basic` credentials: `(bytes kept before the secret, end of the secret)`.
+fn match_fixed(rest: &[u8]) -> Option<(usize, usize)> {
+    for (prefix, min) in TOKEN_PREFIXES {
+        if rest.starts_with(prefix.as_bytes()) {
+            let len = rest[prefix.len()..]
+                .iter()
+                .take_while(|&&c| is_token_byte(c))
+                .count();
+            if len >= *min {
+                return Some((0, prefix.len() + len));
+            }
+        }
+    }
+    // AWS access key ids: AKIA/ASIA + 16 upper-case letters or digits.
+    if (rest.starts_with(b"AKIA") || rest.starts_with(b"ASIA")) && rest.len() >= 20 {
+        let id = &rest[4..20];
+        let ends = rest.get(20).is_none_or(|&c| !is_token_byte(c));
+        if ends
+            && id
+                .iter()
+                .all(|c| c.is_ascii_uppercase() || c.is_ascii_digit())
+        {
+            return Some((0, 20));
+        }
+    }
+    // JWTs: a base64url JSON header (`eyJ`), a dot, a payload, maybe a signature.
+    if rest.starts_with(b"eyJ") {
+        let mut len = rest
+            .iter()
+            .take_while(|&&c| is_token_byte(c) || c == b'.' || c == b'=')
+            .count();
+        while len > 0 && rest[len - 1] == b'.' {
+            len -= 1;
+        }
+        let token = &rest[..len];
+        if let Some(dot) = token.iter().position(|&c| c == b'.') {
+            if dot >= 10 && len - dot > 4 {
+                return Some((0, len));
+            }
+        }
+    }
+    // Bearer / Basic credentials.
+    for scheme in ["bearer ", "basic "] {
+        if rest.len() > scheme.len() && rest[..scheme.len()].eq_ignore_ascii_case(scheme.as_bytes())
+        {
+            let start = scheme.len()
+                + rest[scheme.len()..]
+                    .iter()
+                    .take_while(|&&c| c == b' ')
+                    .count();
+            let len = rest[start..]
+                .iter()
+                .take_while(|&&c| is_bearer_byte(c))
+                .count();
+            if len >= 8 {
+                return Some((start, start + len));
+            }
+        }
+    }
+    None
+}
+
 fn normalize_key(key: &str) -> String {
-    key.trim()
-        .trim_matches(|c| c == '"' || c == '\'')
-        .to_ascii_lowercase()
-        .replace('-', "_")
+    let key = key.trim().trim_matches(|c| c == '"' || c == '\'');
+    let mut out = String::with_capacity(key.len() + 4);
+    let mut prev: Option<char> = None;
+    for (i, c) in key.char_indices() {
+        if c.is_ascii_uppercase() {
+            // camelCase and PascalCase words: `accessToken`, `APIKey`.
+            let next_lower = key[i + 1..]
+                .chars()
+                .next()
+                .is_some_and(|n| n.is_ascii_lowercase());
+            if prev.is_some_and(|p| {
+                p.is_ascii_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_ascii_uppercase() && next_lower)
+            }) {
+                out.push('_');
+            }
+            out.push(c.to_ascii_lowercase());
+        } else if matches!(c, '-' | '.' | ' ') {
+            out.push('_');
+        } else {
+            out.push(c);
+        }
+        prev = Some(c);
+    }
+    out
 }
 
 #[cfg(test)]
@@ -579,6 +826,133 @@ mod tests {
         assert_eq!(out, "Authorization: Bearer [REDACTED]");
         assert_eq!(r.redact("a task-list"), "a task-list");
         assert!(matches!(r.redact("nothing here"), Cow::Borrowed(_)));
+    }
+
+    #[test]
+    fn secret_names_are_recognised_in_any_case_style() {
+        let r = Redactor::default();
+        for key in [
+            "accessToken",
+            "refreshToken",
+            "clientSecret",
+            "privateKey",
+            "access-token",
+            "ACCESS_TOKEN",
+            "x-api-key",
+            "APIKey",
+            "githubToken",
+            "db_password",
+            "openai_api_key",
+            "subscriptionKey",
+        ] {
+            assert!(r.is_secret_key(key), "{key}");
+            let text = format!(
+                r#"{{"{key}": "PLANTEDvalue1", "{key}":"PLANTEDvalue2"}} {key}=PLANTEDvalue3"#
+            );
+            let out = r.redact(&text);
+            assert!(!out.contains("PLANTED"), "{key}: {out}");
+        }
+        for key in [
+            "max_tokens",
+            "input_tokens",
+            "monkey",
+            "keyboard",
+            "token_count",
+            "model",
+        ] {
+            assert!(!r.is_secret_key(key), "{key}");
+        }
+        assert_eq!(normalize_key("APIKey"), "api_key");
+        assert_eq!(normalize_key("clientSecret"), "client_secret");
+        assert_eq!(normalize_key("X-Goog-Api-Key"), "x_goog_api_key");
+    }
+
+    #[test]
+    fn secrets_are_found_through_json_escaping() {
+        let r = Redactor::default();
+        // A JSON string holding JSON (a tool result sent back as the `tool` message),
+        // seen once decoded and seen raw.
+        let inner =
+            json!({"password": "PLANTEDpw1", "clientSecret": "PLANTEDcs1", "n": 1}).to_string();
+        let once = json!({"content": inner}).to_string();
+        let twice = json!({"content": once.clone()}).to_string();
+        for text in [inner.as_str(), once.as_str(), twice.as_str()] {
+            let out = r.redact(text);
+            assert!(!out.contains("PLANTED"), "{text} -> {out}");
+            assert!(out.contains("\"n") || out.contains("\"n\""), "{out}");
+        }
+        // Keys after an escaped newline, tab or \u escape.
+        for text in [
+            r"first line\npassword=PLANTEDpw2",
+            r"first\tsk-proj-PLANTEDabcdefghijklmnop",
+            r"a\u000aapi_key: PLANTEDak1",
+            r"log\nAuthorization: Bearer PLANTEDbearer1",
+            r"x\nAKIAPLANTEDKEY123456",
+        ] {
+            let out = r.redact(text);
+            assert!(!out.contains("PLANTED"), "{text} -> {out}");
+        }
+        // An escaped value keeps its escapes and the text after it.
+        assert_eq!(
+            r.redact(r#"{\"token\": \"PLANTED\", \"model\": \"gpt\"}"#),
+            r#"{\"token\": \"[REDACTED]\", \"model\": \"gpt\"}"#
+        );
+        assert_eq!(
+            r.redact(r"password=PLANTED\nnext"),
+            r"password=[REDACTED]\nnext"
+        );
+        // Sanitized JSON: the escaped pair inside a string is redacted and it stays JSON.
+        let policy = ContentPolicy::default().with_mode(CaptureMode::SpanOnly);
+        let captured = policy
+            .capture_json(&json!([{"role": "tool", "content": once}]))
+            .unwrap();
+        assert!(!captured.contains("PLANTED"), "{captured}");
+        serde_json::from_str::<Value>(&captured).expect("still JSON");
+    }
+
+    #[test]
+    fn bare_jwts_are_redacted() {
+        let r = Redactor::default();
+        let jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJQTEFOVEVEIn0.c2lnbmF0dXJlMDEyMzQ1";
+        assert_eq!(r.redact(&format!("token {jwt}.")), "token [REDACTED].");
+        assert_eq!(r.redact(jwt), "[REDACTED]");
+        // Unsigned (`alg: none`) and five-part (JWE) tokens too.
+        assert_eq!(
+            r.redact("eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0."),
+            "[REDACTED]."
+        );
+        assert_eq!(
+            r.redact("eyJhbGciOiJSU0EifQ.a2V5a2V5.aXZpdg.Y2lwaGVy.dGFn"),
+            "[REDACTED]"
+        );
+        // Not a JWT.
+        assert_eq!(r.redact("eyJ is a prefix"), "eyJ is a prefix");
+        assert_eq!(
+            r.redact("eyJhbGciOiJIUzI1NiJ9 alone"),
+            "eyJhbGciOiJIUzI1NiJ9 alone"
+        );
+    }
+
+    #[test]
+    fn truncation_never_keeps_part_of_a_key() {
+        // The key straddles the cut: redacted first, so nothing of it is kept.
+        let body = format!("{}sk-proj-PLANTEDabcdefghijklmnop rest", "e ".repeat(124));
+        let out = redact_then_truncate(&body, 256);
+        assert!(!out.contains("PLANT"), "{out}");
+        assert!(!out.contains("sk-"), "{out}");
+        // A key-like run the redactor does not know, cut: dropped whole.
+        let body = format!("{} sk-proj-PLANT", "e".repeat(250));
+        let out = redact_then_truncate(&body, 256);
+        assert_eq!(out, format!("{} …", "e".repeat(250)));
+        // Characters, not bytes.
+        assert_eq!(
+            redact_then_truncate(&"é".repeat(300), 256).chars().count(),
+            257
+        );
+        assert_eq!(
+            safe_message(&format!("{}{}", " ".repeat(1020), "abcdefghij")),
+            format!("{}…", " ".repeat(1020))
+        );
     }
 
     #[test]

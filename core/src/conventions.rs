@@ -573,13 +573,17 @@ pub fn http_server_span_name(method: &str, route: Option<&str>) -> String {
     join_name(method, route)
 }
 
+/// `{first} {second}`, the caller-controlled `second` (a model, tool, agent name, a
+/// route) bounded to [`MAX_NAME_BYTES`](crate::bound::MAX_NAME_BYTES) and marked when
+/// cut.
 fn join_name(first: &str, second: Option<&str>) -> String {
     match second.filter(|s| !s.is_empty()) {
         Some(second) => {
+            let second = crate::bound::bounded(second, crate::bound::MAX_NAME_BYTES);
             let mut name = String::with_capacity(first.len() + 1 + second.len());
             name.push_str(first);
             name.push(' ');
-            name.push_str(second);
+            name.push_str(&second);
             name
         }
         None => first.to_owned(),

@@ -251,19 +251,34 @@ pub enum PriceFileError {
 pub struct PriceTable {
     by_model: HashMap<String, Vec<ModelPrice>>,
     /// Prices found per (provider, model name as called): name normalization
-    /// allocates, and a service calls the same few models all day. Bounded.
-    memo: RwLock<HashMap<Box<str>, Option<Price>>>,
+    /// allocates, and a service calls the same few models all day. Bounded in bytes.
+    memo: RwLock<Memo>,
 }
 
-/// Most (provider, model) pairs remembered; past it, lookups are simply not memoized
-/// (a hostile or very varied set of model names cannot grow memory).
-const MEMO_CAPACITY: usize = 4096;
+/// The memo of [`PriceTable::price`] and the bytes its keys hold.
+#[derive(Debug, Default)]
+struct Memo {
+    prices: HashMap<Box<str>, Option<Price>>,
+    bytes: usize,
+}
+
+/// Most bytes of keys the memo holds (with each entry's overhead counted); past it,
+/// lookups are simply not memoized (a hostile or very varied set of model names cannot
+/// grow memory).
+pub const MEMO_MAX_BYTES: usize = 256 * 1024;
+
+/// Bytes counted per memo entry beyond its key (the map's slot and the key's header).
+const MEMO_ENTRY_OVERHEAD: usize = 64;
+
+/// Longest model name memoized: no real one is near it, so a longer one is looked up
+/// each time rather than kept.
+const MEMO_MAX_KEY_BYTES: usize = crate::bound::MAX_NAME_BYTES + 32;
 
 impl Clone for PriceTable {
     fn clone(&self) -> PriceTable {
         PriceTable {
             by_model: self.by_model.clone(),
-            memo: RwLock::new(HashMap::new()),
+            memo: RwLock::new(Memo::default()),
         }
     }
 }
@@ -310,10 +325,7 @@ impl PriceTable {
 
     /// Adds (or replaces) an entry.
     pub fn insert(&mut self, entry: ModelPrice) {
-        self.memo
-            .get_mut()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        *self.memo.get_mut().unwrap_or_else(|e| e.into_inner()) = Memo::default();
         let key = entry.model.trim().to_ascii_lowercase();
         let list = self.by_model.entry(key).or_default();
         list.retain(|e| e.provider != entry.provider);
@@ -346,19 +358,28 @@ impl PriceTable {
         key.push('\0');
         key.push_str(model);
         let memo = self.memo.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = memo.get(key.as_str()) {
+        if let Some(found) = memo.prices.get(key.as_str()) {
             return *found;
         }
-        let full = memo.len() >= MEMO_CAPACITY;
+        let cost = key.len() + MEMO_ENTRY_OVERHEAD;
+        let fits = key.len() <= MEMO_MAX_KEY_BYTES && memo.bytes + cost <= MEMO_MAX_BYTES;
         drop(memo);
         let found = self.lookup(provider, model).map(|e| e.price);
-        if !full {
-            self.memo
-                .write()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(key.into_boxed_str(), found);
+        if fits {
+            let mut memo = self.memo.write().unwrap_or_else(|e| e.into_inner());
+            if memo.bytes + cost <= MEMO_MAX_BYTES
+                && memo.prices.insert(key.into_boxed_str(), found).is_none()
+            {
+                memo.bytes += cost;
+            }
         }
         found
+    }
+
+    /// Bytes the price memo holds (keys and per-entry overhead), at most
+    /// [`MEMO_MAX_BYTES`].
+    pub fn memo_bytes(&self) -> usize {
+        self.memo.read().unwrap_or_else(|e| e.into_inner()).bytes
     }
 
     /// The exact cost of `usage` on `model`, or why there is none.
@@ -689,6 +710,30 @@ fn strip_version_suffix(name: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_price_memo_is_bounded_in_bytes() {
+        let table = PriceTable::embedded().clone();
+        // 6 000 distinct 16 KiB model names (the issue's +64 MiB), then short ones.
+        for i in 0..6_000 {
+            let model = format!("{i}-{}", "m".repeat(16 * 1024));
+            assert!(table.price(Some(&Provider::OpenAi), &model).is_none());
+        }
+        assert_eq!(table.memo_bytes(), 0, "no long name is kept");
+        for i in 0..20_000 {
+            let _ = table.price(Some(&Provider::OpenAi), &format!("unknown-model-{i}"));
+        }
+        assert!(
+            table.memo_bytes() <= MEMO_MAX_BYTES,
+            "{}",
+            table.memo_bytes()
+        );
+        assert!(table.memo_bytes() > MEMO_MAX_BYTES / 2);
+        // Known models still price, memoized or not.
+        assert!(table
+            .price(Some(&Provider::OpenAi), "gpt-4o-mini")
+            .is_some());
+    }
 
     #[test]
     fn the_embedded_table_parses_and_is_dated() {

@@ -139,6 +139,11 @@ impl OtelSpan {
         let name = name.into();
         let mut attributes = attributes;
         crate::context::extend_span_attributes(parent, &mut attributes);
+        // Caller-controlled names and ids (a model name from the request) are bounded.
+        let attributes: Vec<KeyValue> = attributes
+            .into_iter()
+            .map(crate::bound::bound_attribute)
+            .collect();
         let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(scope());
         let builder = tracer
             .span_builder(name.clone())
@@ -207,8 +212,10 @@ impl OtelSpan {
         }
     }
 
-    /// Sets one attribute.
+    /// Sets one attribute (names and ids the caller controls are bounded, see
+    /// [`bound::BOUNDED_ATTRIBUTES`](crate::bound::BOUNDED_ATTRIBUTES)).
     pub fn set_attribute(&self, kv: KeyValue) {
+        let kv = crate::bound::bound_attribute(kv);
         match &self.state {
             State::Otel(cx) => cx.span().set_attribute(kv),
             State::Tracing(ts, _) => ts.set_attribute(kv.key, kv.value),
@@ -216,8 +223,9 @@ impl OtelSpan {
         }
     }
 
-    /// Sets several attributes.
+    /// Sets several attributes (bounded as in [`OtelSpan::set_attribute`]).
     pub fn set_attributes(&self, attributes: impl IntoIterator<Item = KeyValue>) {
+        let attributes = attributes.into_iter().map(crate::bound::bound_attribute);
         match &self.state {
             State::Otel(cx) => cx.span().set_attributes(attributes),
             State::Tracing(ts, _) => {
@@ -238,8 +246,11 @@ impl OtelSpan {
         }
     }
 
-    /// Sets the status.
+    /// Sets the status. An error description made at run time passes
+    /// [`safe_message`](crate::content::safe_message) first (see
+    /// [`OtelSpan::set_error`]).
     pub fn set_status(&self, status: Status) {
+        let status = safe_status(status);
         match &self.state {
             State::Otel(cx) => cx.span().set_status(status),
             State::Tracing(ts, _) => ts.set_status(status),
@@ -248,6 +259,22 @@ impl OtelSpan {
     }
 
     /// Marks the span failed: `error.type` plus an error status with `description`.
+    ///
+    /// This is where every error message of every layer is recorded, so it is where
+    /// they are made safe: a description made at run time (an owned string: an error's
+    /// `Display`, a provider's error body) passes
+    /// [`safe_message`](crate::content::safe_message) (URLs and query strings redacted,
+    /// secrets redacted, cut); `&'static str` descriptions are the layers' own fixed
+    /// texts and are kept as they are.
+    ///
+    /// ```
+    /// use aitrace_core::emit::OtelSpan;
+    /// use opentelemetry::trace::SpanKind;
+    ///
+    /// let span = OtelSpan::start("execute_tool fetch", SpanKind::Internal, vec![]);
+    /// let error = "HTTP status client error (404) for url (https://h/x?key=KEY123)".to_owned();
+    /// span.set_error("404", error); // recorded as `...?key=REDACTED)`
+    /// ```
     pub fn set_error(
         &self,
         error_type: impl Into<opentelemetry::Value>,
@@ -265,7 +292,7 @@ impl OtelSpan {
     /// requests, URLs and keys.
     pub fn record_error(&self, error_type: impl Into<opentelemetry::Value>, message: &str) {
         if self.is_recording() {
-            self.set_error(error_type, crate::content::safe_message(message));
+            self.set_error(error_type, message.to_owned());
         }
     }
 
@@ -312,5 +339,15 @@ impl Drop for OtelSpan {
         if let State::Otel(cx) = &self.state {
             cx.span().end();
         }
+    }
+}
+
+/// An error status whose run-time description is made safe to record.
+fn safe_status(status: Status) -> Status {
+    match status {
+        Status::Error {
+            description: Cow::Owned(text),
+        } => Status::error(crate::content::safe_message(&text)),
+        other => other,
     }
 }

@@ -6,6 +6,8 @@
 //!   [`Operation`](conventions::Operation) and [`Provider`](conventions::Provider) enums,
 //!   span-name builders.
 //! - [`usage`]: token usage with the conventions' counting rules.
+//! - [`bound`]: caller-controlled names bounded in length, metric attributes in
+//!   cardinality.
 //! - [`cost`]: an embedded, dated model price table and exact cost arithmetic.
 //! - [`content`]: the opt-in content capture policy, truncation and secret redaction.
 //! - [`context`]: session, user, tags, metadata and prompt put on every span in a scope.
@@ -40,6 +42,7 @@
 #![deny(missing_docs)]
 #![cfg_attr(not(test), warn(clippy::unwrap_used))]
 
+pub mod bound;
 pub mod classify;
 pub mod content;
 pub mod context;

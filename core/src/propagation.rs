@@ -6,6 +6,11 @@
 //! a trace breaks between services. Then W3C Trace Context (`traceparent`,
 //! `tracestate`) is used, so one request is one trace out of the box.
 //!
+//! Whatever the propagator, the `tracestate` read and the one written are kept within
+//! the W3C limits ([`bound_tracestate`](crate::bound::bound_tracestate): 32 members,
+//! 256 characters a member, 512 characters in all): a caller's oversized header is
+//! neither copied onto our spans nor forwarded downstream.
+//!
 //! ```
 //! use std::collections::HashMap;
 //!
@@ -39,7 +44,8 @@ pub fn with_propagator<T>(mut f: impl FnMut(&dyn TextMapPropagator) -> T) -> T {
 /// Writes `cx`'s trace context into `carrier`. Nothing is written when `cx` holds no
 /// valid span context.
 pub fn inject(cx: &Context, carrier: &mut dyn Injector) {
-    with_propagator(|p| p.inject_context(cx, carrier));
+    let mut bounded = BoundedInjector(carrier);
+    with_propagator(|p| p.inject_context(cx, &mut bounded));
 }
 
 /// The context carried by `carrier`, on top of the current context.
@@ -49,7 +55,71 @@ pub fn extract(carrier: &dyn Extractor) -> Context {
 
 /// The context carried by `carrier`, on top of `parent`.
 pub fn extract_with_context(parent: &Context, carrier: &dyn Extractor) -> Context {
-    with_propagator(|p| p.extract_with_context(parent, carrier))
+    let bounded = BoundedExtractor::new(carrier);
+    with_propagator(|p| p.extract_with_context(parent, &bounded))
+}
+
+/// The W3C header of vendor trace state.
+const TRACESTATE: &str = "tracestate";
+
+/// Writes through to a carrier, with the `tracestate` bounded (left out when nothing
+/// of it is kept).
+struct BoundedInjector<'a>(&'a mut dyn Injector);
+
+impl Injector for BoundedInjector<'_> {
+    fn set(&mut self, key: &str, value: String) {
+        if !key.eq_ignore_ascii_case(TRACESTATE) {
+            return self.0.set(key, value);
+        }
+        let cut = match crate::bound::bound_tracestate(&value) {
+            std::borrow::Cow::Owned(cut) => Some(cut),
+            std::borrow::Cow::Borrowed(_) => None,
+        };
+        let value = cut.unwrap_or(value);
+        if !value.is_empty() {
+            self.0.set(key, value);
+        }
+    }
+}
+
+/// Reads through from a carrier, with its `tracestate` bounded.
+struct BoundedExtractor<'a> {
+    inner: &'a dyn Extractor,
+    /// The bounded `tracestate`, when bounding changed it.
+    tracestate: Option<String>,
+}
+
+impl<'a> BoundedExtractor<'a> {
+    fn new(inner: &'a dyn Extractor) -> Self {
+        let tracestate =
+            inner
+                .get(TRACESTATE)
+                .and_then(|value| match crate::bound::bound_tracestate(value) {
+                    std::borrow::Cow::Owned(cut) => Some(cut),
+                    std::borrow::Cow::Borrowed(_) => None,
+                });
+        BoundedExtractor { inner, tracestate }
+    }
+}
+
+impl Extractor for BoundedExtractor<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        match &self.tracestate {
+            Some(cut) if key.eq_ignore_ascii_case(TRACESTATE) => Some(cut),
+            _ => self.inner.get(key),
+        }
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.inner.keys()
+    }
+
+    fn get_all(&self, key: &str) -> Option<Vec<&str>> {
+        match &self.tracestate {
+            Some(cut) if key.eq_ignore_ascii_case(TRACESTATE) => Some(vec![cut.as_str()]),
+            _ => self.inner.get_all(key),
+        }
+    }
 }
 
 /// The longest `traceparent` read: a W3C one is 55 characters, anything much longer is

@@ -81,10 +81,47 @@ impl RunTotals {
     }
 }
 
+/// What the calls in flight of a run have reserved, before their usage is known (the
+/// budget guard of aitrace-tool reserves an estimate per call and releases it when the
+/// call ends).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Reserved {
+    /// Tokens reserved.
+    pub tokens: u64,
+    /// Cost reserved.
+    pub cost: Cost,
+    /// Calls holding a reservation.
+    pub calls: u64,
+}
+
+impl Reserved {
+    fn add(&mut self, other: &Reserved) {
+        self.tokens = self.tokens.saturating_add(other.tokens);
+        self.cost += other.cost;
+        self.calls = self.calls.saturating_add(other.calls);
+    }
+
+    fn remove(&mut self, other: &Reserved) {
+        self.tokens = self.tokens.saturating_sub(other.tokens);
+        self.cost = Cost::from_picodollars(
+            self.cost
+                .picodollars()
+                .saturating_sub(other.cost.picodollars()),
+        );
+        self.calls = self.calls.saturating_sub(other.calls);
+    }
+}
+
+#[derive(Debug, Default)]
+struct Ledger {
+    totals: RunTotals,
+    reserved: Reserved,
+}
+
 #[derive(Debug)]
 struct Inner {
     name: String,
-    totals: Mutex<RunTotals>,
+    totals: Mutex<Ledger>,
     parent: Option<Run>,
     /// The run's span and the content policy for what it records (set by the layer
     /// that made the span).
@@ -133,7 +170,7 @@ impl Run {
         Run {
             inner: Arc::new(Inner {
                 name: name.into(),
-                totals: Mutex::new(RunTotals::default()),
+                totals: Mutex::new(Ledger::default()),
                 parent,
                 span: OnceLock::new(),
                 trace_root,
@@ -243,7 +280,56 @@ impl Run {
 
     /// The totals so far.
     pub fn totals(&self) -> RunTotals {
-        *self.inner.totals.lock().unwrap_or_else(|e| e.into_inner())
+        self.ledger().totals
+    }
+
+    /// What the calls in flight have reserved (this run's and its sub-runs').
+    pub fn reserved(&self) -> Reserved {
+        self.ledger().reserved
+    }
+
+    fn ledger(&self) -> std::sync::MutexGuard<'_, Ledger> {
+        self.inner.totals.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Reserves `want` on this run and every enclosing run if `admit`, shown this run's
+    /// totals and current reservations, says so; checked and reserved under one lock, so
+    /// concurrent calls cannot both pass on the same room. The reservation lasts until
+    /// the returned guard drops.
+    ///
+    /// ```
+    /// use aitrace_core::run::{Reserved, Run};
+    ///
+    /// let run = Run::new("planner");
+    /// let want = Reserved { tokens: 600, calls: 1, ..Reserved::default() };
+    /// let fits = |used: &aitrace_core::run::RunTotals, reserved: &Reserved| {
+    ///     if used.usage.total_tokens() + reserved.tokens + 600 <= 1_000 { Ok(()) } else { Err("full") }
+    /// };
+    /// let first = run.reserve_if(want, fits).unwrap();
+    /// assert_eq!(run.reserved().tokens, 600);
+    /// assert_eq!(run.reserve_if(want, fits).unwrap_err(), "full");
+    /// drop(first);
+    /// assert_eq!(run.reserved(), Reserved::default());
+    /// ```
+    pub fn reserve_if<E>(
+        &self,
+        want: Reserved,
+        admit: impl FnOnce(&RunTotals, &Reserved) -> Result<(), E>,
+    ) -> Result<Reservation, E> {
+        {
+            let mut ledger = self.ledger();
+            admit(&ledger.totals, &ledger.reserved)?;
+            ledger.reserved.add(&want);
+        }
+        let mut parent = self.inner.parent.as_ref();
+        while let Some(p) = parent {
+            p.ledger().reserved.add(&want);
+            parent = p.inner.parent.as_ref();
+        }
+        Ok(Reservation {
+            run: self.clone(),
+            held: want,
+        })
     }
 
     /// Adds one LLM call to this run and every enclosing run. `None` usage or cost
@@ -281,7 +367,33 @@ impl Run {
     fn update(&self, f: impl Fn(&mut RunTotals)) {
         let mut run = Some(self);
         while let Some(r) = run {
-            f(&mut r.inner.totals.lock().unwrap_or_else(|e| e.into_inner()));
+            f(&mut r.ledger().totals);
+            run = r.inner.parent.as_ref();
+        }
+    }
+}
+
+/// A reservation made with [`Run::reserve_if`]; released from the run and its
+/// enclosing runs when dropped.
+#[derive(Debug)]
+#[must_use = "the reservation is released when dropped"]
+pub struct Reservation {
+    run: Run,
+    held: Reserved,
+}
+
+impl Reservation {
+    /// What is reserved.
+    pub fn reserved(&self) -> Reserved {
+        self.held
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut run = Some(&self.run);
+        while let Some(r) = run {
+            r.ledger().reserved.remove(&self.held);
             run = r.inner.parent.as_ref();
         }
     }
@@ -304,6 +416,27 @@ mod tests {
             .iter()
             .all(|kv| kv.key.as_str() != c::GEN_AI_USAGE_COST));
         assert!(attrs.contains(&KeyValue::new(c::AITRACE_COST_UNAVAILABLE, "partial")));
+    }
+
+    #[test]
+    fn reservations_reach_enclosing_runs_and_are_released() {
+        let parent = Run::with_parent("p", None);
+        let child = Run::with_parent("c", Some(parent.clone()));
+        let want = Reserved {
+            tokens: 10,
+            cost: Cost::from_picodollars(3),
+            calls: 1,
+        };
+        let held = child.reserve_if(want, |_, _| Ok::<_, ()>(())).unwrap();
+        assert_eq!(parent.reserved(), want);
+        assert_eq!(child.reserved(), want);
+        assert_eq!(held.reserved(), want);
+        assert!(child
+            .reserve_if(want, |_, r| if r.calls > 0 { Err(()) } else { Ok(()) })
+            .is_err());
+        drop(held);
+        assert_eq!(parent.reserved(), Reserved::default());
+        assert_eq!(child.reserved(), Reserved::default());
     }
 
     #[test]

@@ -30,6 +30,10 @@
 
 use opentelemetry::{Context, ContextGuard};
 
+/// Set to `true` on spans recorded because their context was force-sampled (so a
+/// collector's tail sampling can keep them too: a `boolean_attribute` policy).
+pub const FORCED_ATTRIBUTE: &str = "aitrace.sampling.forced";
+
 /// The mark a forced context carries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 struct ForceSample;

@@ -30,13 +30,17 @@ pub fn set_attributes(span: &tracing::Span, attributes: impl IntoIterator<Item =
     }
 }
 
-/// Marks the span as failed: `error.type` and an error status with a description.
+/// Marks the span as failed: `error.type` and an error status with a description,
+/// made safe to record first ([`safe_message`](crate::content::safe_message): URLs and
+/// secrets redacted, cut).
 pub fn set_error(span: &tracing::Span, error_type: &str, description: impl Into<String>) {
     if span.is_disabled() {
         return;
     }
     span.set_attribute(conventions::ERROR_TYPE, error_type.to_owned());
-    span.set_status(Status::error(description.into()));
+    span.set_status(Status::error(crate::content::safe_message(
+        &description.into(),
+    )));
 }
 
 /// Marks the span as successful (an explicit OK status).

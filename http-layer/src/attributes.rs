@@ -132,34 +132,28 @@ pub(crate) fn describe_error(
         source = s.source();
         depth += 1;
     }
-    truncate(redact_urls_in_text(&description, secrets))
+    truncate(redact_value(&description, secrets))
 }
 
-/// `text` with each URL in it (`scheme://...` up to a space, quote or bracket) redacted.
+/// `text` with each URL and query string in it redacted (core's
+/// [`redact_urls_in_text`](aitrace_core::url::redact_urls_in_text) with these
+/// parameters).
 pub(crate) fn redact_urls_in_text(text: &str, secrets: &SecretParams) -> String {
-    if !text.contains("://") {
-        return text.to_owned();
+    match secrets {
+        SecretParams::Default => {
+            aitrace_core::url::redact_urls_in_text(text, DEFAULT_SECRET_PARAMS)
+        }
+        SecretParams::Custom(params) => aitrace_core::url::redact_urls_in_text(text, params),
     }
-    let mut out = String::with_capacity(text.len());
-    let mut rest = text;
-    while let Some(at) = rest.find("://") {
-        // The scheme runs back from "://" over letters, digits, '+', '-', '.'.
-        let scheme_start = rest[..at]
-            .char_indices()
-            .rev()
-            .find(|(_, c)| !(c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')))
-            .map_or(0, |(i, c)| i + c.len_utf8());
-        let end = rest[at..]
-            .find(|c: char| {
-                c.is_whitespace() || matches!(c, ')' | '(' | '"' | '\'' | '<' | '>' | '`')
-            })
-            .map_or(rest.len(), |i| at + i);
-        out.push_str(&rest[..scheme_start]);
-        out.push_str(&secrets.redact_url(&rest[scheme_start..end]));
-        rest = &rest[end..];
-    }
-    out.push_str(rest);
-    out
+}
+
+/// A value as it may be recorded (an error description, a captured header): URLs and
+/// query strings redacted with these parameters, then everything core redacts in any
+/// recorded text ([`redact_text`](aitrace_core::content::redact_text): the default
+/// parameters, keys, tokens, secret `name=value` pairs).
+pub(crate) fn redact_value(text: &str, secrets: &SecretParams) -> String {
+    let urls = redact_urls_in_text(text, secrets);
+    aitrace_core::content::redact_text(&urls).into_owned()
 }
 
 /// Cuts a description to 1 KiB at a character boundary.

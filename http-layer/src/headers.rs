@@ -15,6 +15,8 @@ use std::sync::Arc;
 use http::header::{HeaderMap, HeaderName};
 use opentelemetry::{Array, KeyValue, StringValue, Value};
 
+use crate::attributes::{redact_value, SecretParams};
+
 /// Headers that carry credentials, compared case-insensitively.
 pub const SENSITIVE_HEADERS: &[&str] = &[
     "authorization",
@@ -80,14 +82,21 @@ impl HeaderCapture {
         }
     }
 
-    /// Adds the captured headers present in `map` to `attributes`.
-    pub(crate) fn record(&self, map: &HeaderMap, attributes: &mut Vec<KeyValue>) {
+    /// Adds the captured headers present in `map` to `attributes`, each value with its
+    /// URLs, secret query values and keys redacted (a `Referer` carrying
+    /// `?access_token=`, a custom header holding a key).
+    pub(crate) fn record(
+        &self,
+        map: &HeaderMap,
+        secrets: &SecretParams,
+        attributes: &mut Vec<KeyValue>,
+    ) {
         for (name, key) in self.headers.iter() {
             let values: Vec<StringValue> = map
                 .get_all(name)
                 .iter()
                 .filter_map(|v| v.to_str().ok())
-                .map(|v| StringValue::from(v.to_owned()))
+                .map(|v| StringValue::from(redact_value(v, secrets)))
                 .collect();
             if !values.is_empty() {
                 attributes.push(KeyValue::new(
@@ -113,11 +122,37 @@ mod tests {
         map.insert("x-my-token", "t".parse().unwrap());
         map.insert("x-request-id", "r-1".parse().unwrap());
         let mut attributes = Vec::new();
-        capture.record(&map, &mut attributes);
+        capture.record(&map, &SecretParams::Default, &mut attributes);
         assert_eq!(attributes.len(), 1);
         assert_eq!(
             attributes[0].key.as_str(),
             "http.request.header.x-request-id"
         );
+    }
+
+    #[test]
+    fn captured_values_are_redacted() {
+        let capture = HeaderCapture::new(["referer", "x-debug", "user-agent"]);
+        let mut map = HeaderMap::new();
+        map.insert(
+            "referer",
+            "https://app.example.com/cb?access_token=PLANTED1&state=ok"
+                .parse()
+                .unwrap(),
+        );
+        map.insert(
+            "x-debug",
+            "client secret=PLANTED2 jwt eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2ln"
+                .parse()
+                .unwrap(),
+        );
+        map.insert("user-agent", "curl/8.5".parse().unwrap());
+        let mut attributes = Vec::new();
+        capture.record(&map, &SecretParams::Default, &mut attributes);
+        let text = format!("{attributes:?}");
+        assert!(!text.contains("PLANTED"), "{text}");
+        assert!(!text.contains("eyJ"), "{text}");
+        assert!(text.contains("access_token=REDACTED&state=ok"), "{text}");
+        assert!(text.contains("curl/8.5"), "{text}");
     }
 }

@@ -2,11 +2,16 @@
 //! queues (AMQP, Kafka, NATS headers as `HashMap<String, String>`), so that a producer
 //! and its consumer share one trace.
 //!
-//! Everything goes through the global propagator
+//! Everything goes through core's [`propagation`](aitrace_core::propagation): the global propagator
 //! ([`opentelemetry::global::set_text_map_propagator`]), **except** when none was
 //! installed: the global default is a no-op that sends nothing, the most common reason
 //! a trace breaks between services. Then W3C Trace Context (`traceparent`,
 //! `tracestate`) is used, so one request is one trace out of the box.
+//!
+//! Whatever the propagator, the `tracestate` read and the one written are kept within
+//! the W3C limits ([`bound_tracestate`](aitrace_core::bound::bound_tracestate): 32
+//! members, 256 characters a member, 512 characters in all): a caller's oversized
+//! header is neither copied onto our spans nor forwarded downstream.
 //!
 //! ```
 //! use std::collections::HashMap;
@@ -28,10 +33,9 @@
 //! ```
 
 use http::header::{HeaderMap, HeaderName, HeaderValue};
-use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::propagation::{Extractor, Injector};
 use opentelemetry::trace::TraceContextExt;
 use opentelemetry::Context;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 
 /// The W3C Trace Context header that carries the trace id, parent span id and flags.
 pub const TRACEPARENT: &str = "traceparent";
@@ -40,23 +44,11 @@ pub const TRACESTATE: &str = "tracestate";
 /// The W3C Trace Context Level 2 response header naming the server span.
 pub const TRACERESPONSE: &str = "traceresponse";
 
-/// Runs `f` with the global propagator, or with W3C Trace Context when the global one
-/// is the default no-op (it declares no fields).
-fn with_propagator<T>(mut f: impl FnMut(&dyn TextMapPropagator) -> T) -> T {
-    opentelemetry::global::get_text_map_propagator(|p| {
-        if p.fields().next().is_none() {
-            f(&TraceContextPropagator::new())
-        } else {
-            f(p)
-        }
-    })
-}
-
 /// Writes `cx`'s trace context into `carrier` (a `HashMap<String, String>`, a
 /// [`HeaderInjector`], or any [`Injector`]). Nothing is written when `cx` holds no
 /// valid span context.
 pub fn inject(cx: &Context, carrier: &mut dyn Injector) {
-    with_propagator(|p| p.inject_context(cx, carrier));
+    aitrace_core::propagation::inject(cx, carrier);
 }
 
 /// Writes the current context's trace context into `carrier`.
@@ -72,7 +64,7 @@ pub fn extract(carrier: &dyn Extractor) -> Context {
 
 /// The context carried by `carrier`, on top of `parent`.
 pub fn extract_with_context(parent: &Context, carrier: &dyn Extractor) -> Context {
-    with_propagator(|p| p.extract_with_context(parent, carrier))
+    aitrace_core::propagation::extract_with_context(parent, carrier)
 }
 
 /// Writes `cx`'s trace context into HTTP headers.

@@ -569,6 +569,65 @@ fn hex(bytes: &[u8]) -> String {
     s
 }
 
+/// The name a file of a rotated set shares with the set's other parts: `stem` for
+/// `stem.jsonl` and `stem.3.jsonl` (the file exporter starts `stem.1.jsonl`, ... when a
+/// file reaches its size limit). `None` for names that are not `.jsonl`.
+///
+/// ```
+/// use aitrace_insight::tracefile::set_stem;
+///
+/// assert_eq!(set_stem("trace-svc-1-2.jsonl"), Some("trace-svc-1-2"));
+/// assert_eq!(set_stem("trace-svc-1-2.12.jsonl"), Some("trace-svc-1-2"));
+/// assert_eq!(set_stem("notes.txt"), None);
+/// ```
+pub fn set_stem(file_name: &str) -> Option<&str> {
+    let base = file_name.strip_suffix(".jsonl")?;
+    match base.rsplit_once('.') {
+        Some((stem, n)) if !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()) => Some(stem),
+        _ => Some(base),
+    }
+}
+
+/// The part number of a file of a rotated set (0 for the first part).
+fn part_number(file_name: &str) -> u64 {
+    file_name
+        .strip_suffix(".jsonl")
+        .and_then(|b| b.rsplit_once('.'))
+        .and_then(|(_, n)| n.parse().ok())
+        .unwrap_or(0)
+}
+
+/// Every existing part of the rotated set `path` belongs to, oldest first, so a set
+/// reads as one file. A file outside any set is its own set.
+pub fn rotated_set(path: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let (Some(dir), Some(name)) = (path.parent(), path.file_name().and_then(|n| n.to_str())) else {
+        return vec![path.to_path_buf()];
+    };
+    let Some(stem) = set_stem(name) else {
+        return vec![path.to_path_buf()];
+    };
+    let dir = if dir.as_os_str().is_empty() {
+        std::path::Path::new(".")
+    } else {
+        dir
+    };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return vec![path.to_path_buf()];
+    };
+    let mut parts: Vec<(u64, std::path::PathBuf)> = entries
+        .flatten()
+        .filter_map(|e| {
+            let n = e.file_name().to_str()?.to_owned();
+            (set_stem(&n) == Some(stem)).then(|| (part_number(&n), dir.join(&n)))
+        })
+        .collect();
+    if parts.is_empty() {
+        return vec![path.to_path_buf()];
+    }
+    parts.sort();
+    parts.into_iter().map(|(_, p)| p).collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

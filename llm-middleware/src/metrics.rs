@@ -1,7 +1,15 @@
 //! The GenAI client metrics, created on first use from the global meter provider.
+//!
+//! Metric attributes the caller controls (the model names of the request and the
+//! response, a custom provider name, the provider's error type, the server address)
+//! are bounded in length and in cardinality: each keeps its first
+//! [`DEFAULT_MAX_DISTINCT_VALUES`](aitrace_core::bound::DEFAULT_MAX_DISTINCT_VALUES) distinct values, process-wide, and reports any
+//! other as `_OTHER`, so a gateway called with ever new model names keeps a bounded
+//! number of series.
 
 use std::sync::OnceLock;
 
+use aitrace_core::bound::CardinalityCap;
 use aitrace_core::conventions as c;
 use opentelemetry::metrics::{Counter, Histogram};
 use opentelemetry::{InstrumentationScope, KeyValue};
@@ -56,11 +64,11 @@ impl Metrics {
         })
     }
 
-    /// Records one call. `attrs` are the call's metric attributes; the token type is
-    /// added in place for the token histogram.
+    /// Records one call. `attrs` are the call's metric attributes (capped, see the
+    /// module docs); the token type is added in place for the token histogram.
     pub(crate) fn record(
         &self,
-        mut attrs: Vec<KeyValue>,
+        attrs: Vec<KeyValue>,
         duration_s: f64,
         input_tokens: Option<u64>,
         output_tokens: Option<u64>,
@@ -68,6 +76,7 @@ impl Metrics {
         cost_usd: Option<f64>,
     ) {
         let i = self.get();
+        let mut attrs = capped(attrs);
         i.duration.record(duration_s, &attrs);
         if let Some(t) = ttfc_s {
             i.ttfc.record(t, &attrs);
@@ -82,5 +91,67 @@ impl Metrics {
                 attrs.pop();
             }
         }
+    }
+}
+
+/// One cap per attribute the caller controls (the request's and the response's model
+/// share one: they name the same models).
+fn cap_for(key: &str) -> Option<&'static CardinalityCap> {
+    static MODELS: OnceLock<CardinalityCap> = OnceLock::new();
+    static PROVIDERS: OnceLock<CardinalityCap> = OnceLock::new();
+    static ERROR_TYPES: OnceLock<CardinalityCap> = OnceLock::new();
+    static SERVERS: OnceLock<CardinalityCap> = OnceLock::new();
+    let cell = match key {
+        c::GEN_AI_REQUEST_MODEL | c::GEN_AI_RESPONSE_MODEL => &MODELS,
+        c::GEN_AI_PROVIDER_NAME => &PROVIDERS,
+        c::ERROR_TYPE => &ERROR_TYPES,
+        c::SERVER_ADDRESS => &SERVERS,
+        _ => return None,
+    };
+    Some(cell.get_or_init(CardinalityCap::default))
+}
+
+/// The attributes with caller-controlled values bounded and capped.
+fn capped(mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
+    for kv in &mut attrs {
+        if let Some(cap) = cap_for(kv.key.as_str()) {
+            let value = kv.value.as_str();
+            let admitted = cap.admit(&value);
+            if admitted != value {
+                let admitted = admitted.into_owned();
+                kv.value = admitted.into();
+            }
+        }
+    }
+    attrs
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn caller_controlled_values_are_capped() {
+        let attrs = |model: &str| {
+            vec![
+                KeyValue::new(c::GEN_AI_OPERATION_NAME, "chat"),
+                KeyValue::new(c::GEN_AI_REQUEST_MODEL, model.to_owned()),
+            ]
+        };
+        let mut distinct = std::collections::HashSet::new();
+        for i in 0..2_001 {
+            let out = capped(attrs(&format!("model-{i}-{}", "x".repeat(16 * 1024))));
+            assert_eq!(out[0], KeyValue::new(c::GEN_AI_OPERATION_NAME, "chat"));
+            let model = out[1].value.as_str().into_owned();
+            assert!(model.len() <= aitrace_core::bound::MAX_NAME_BYTES);
+            distinct.insert(model);
+        }
+        // At most the cap's values plus `_OTHER`.
+        assert!(
+            distinct.len() <= aitrace_core::bound::DEFAULT_MAX_DISTINCT_VALUES + 1,
+            "{}",
+            distinct.len()
+        );
+        assert!(distinct.contains("_OTHER"));
     }
 }

@@ -12,6 +12,15 @@
 //! capture on, the non-secret content must be there (so the test fails if capture
 //! silently does nothing); with capture off, it must not.
 //!
+//! Planted too (issue 17): a bare key (no provider prefix) in the `?key=` of a URL whose
+//! call fails (an LLM call refused at connect, a tool's `error_for_status()` on a 404,
+//! failing its agent run), secret query parameters beyond the default list in
+//! `url.full`, a captured `Referer` with `access_token=`, camelCase secret names in a
+//! tool result, secrets inside doubly encoded JSON (a tool message holding a JSON string
+//! holding JSON, with an escaped `\n` before a key), a bare JWT in a prompt and in a
+//! tool error, and a key straddling the 256th character of a provider's non-JSON error
+//! body.
+//!
 //! The secrets have the shapes the redactor knows (provider key prefixes, `Bearer`
 //! tokens, AWS key ids, secret JSON keys, secret query parameters, URL userinfo):
 //! free text that looks like nothing cannot be told from a secret by any redactor.
@@ -51,6 +60,28 @@ const GITHUB_TOKEN: &str = "ghp_PLANTEDgithubTOKEN0123456789ab";
 const PASSWORD: &str = "PLANTEDpasswordVALUE";
 const COOKIE: &str = "PLANTEDsessionCOOKIE";
 const ERROR_KEY: &str = "sk-proj-PLANTEDerrorKEYabcdefghijklmnop";
+/// A key with no provider prefix, only ever in a `?key=` query parameter.
+const BARE_KEY: &str = "PLANTEDbareURLkey0042";
+/// Secret query parameters beyond the default list, with their planted values.
+const SECRET_PARAMS: &[(&str, &str)] = &[
+    ("api_token", "PLANTEDparamApiToken1"),
+    ("appid", "PLANTEDparamAppId22"),
+    ("access_key", "PLANTEDparamAccessKey3"),
+    ("subscription-key", "PLANTEDparamSubKey444"),
+    ("private_token", "PLANTEDparamPrivTok55"),
+    ("openai_api_key", "PLANTEDparamOpenAi666"),
+];
+const REFERER_TOKEN: &str = "PLANTEDrefererTOKEN9";
+/// Values under camelCase secret names in a tool result.
+const CAMEL_SECRET: &str = "PLANTEDcamelSECRET01";
+/// Inside a JSON string holding JSON, in the `tool` message sent back to the model.
+const NESTED_SECRET: &str = "PLANTEDnestedSECRET02";
+/// After an escaped `\n` in that nested JSON.
+const ESCAPED_SECRET: &str = "PLANTEDescapedSECRET3";
+/// A JWT with no `Bearer` before it.
+const BARE_JWT: &str = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJhZ2VudCJ9.PLANTEDbareJWTsignature";
+/// Straddles the 256th character of a non-JSON error body.
+const STRADDLE_KEY: &str = "sk-proj-PLANTEDstraddleKEY0123456789";
 
 /// Every secret, and the forms they travel in (the userinfo password as base64 in
 /// the `Basic` header reqwest makes from it).
@@ -66,10 +97,20 @@ fn secrets() -> Vec<String> {
         PASSWORD,
         COOKIE,
         ERROR_KEY,
+        BARE_KEY,
+        REFERER_TOKEN,
+        CAMEL_SECRET,
+        NESTED_SECRET,
+        ESCAPED_SECRET,
+        BARE_JWT,
+        STRADDLE_KEY,
     ]
     .iter()
+    .chain(SECRET_PARAMS.iter().map(|(_, v)| v))
     .map(|s| (*s).to_owned())
     .collect();
+    // What a cut before redaction leaves of the straddling key.
+    all.push("sk-proj-PLANT".to_owned());
     // The distinctive middle of each, so a partial leak is caught too.
     for s in all.clone() {
         if let Some(i) = s.find("PLANTED") {
@@ -99,19 +140,43 @@ fn base64(s: &str) -> String {
     out
 }
 
-/// A provider that rejects the key, echoing it as providers do.
+/// The query string of every secret parameter.
+fn secret_query() -> String {
+    SECRET_PARAMS
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect::<Vec<_>>()
+        .join("&")
+}
+
+/// A non-JSON error body whose key starts 13 characters before the 256th character.
+fn straddling_body() -> String {
+    format!(
+        "upstream failure: {} {STRADDLE_KEY} (retry later)",
+        "x".repeat(224)
+    )
+}
+
+/// A provider that rejects the key, echoing it as providers do; and a gateway that
+/// fails with a plain-text body quoting a key.
 async fn start_rejecting_llm() -> SocketAddr {
-    let app = Router::new().route(
-        "/v1/chat/completions",
-        post(|| async {
-            (
-                StatusCode::UNAUTHORIZED,
-                Json(json!({"error": {
-                    "message": format!("Incorrect API key provided: {ERROR_KEY}. You can find your API key at https://example.invalid/keys."),
-                    "type": "invalid_request_error", "code": "invalid_api_key"}})),
-            )
-        }),
-    );
+    assert_eq!(straddling_body().find(STRADDLE_KEY), Some(243));
+    let app = Router::new()
+        .route(
+            "/v1/chat/completions",
+            post(|| async {
+                (
+                    StatusCode::UNAUTHORIZED,
+                    Json(json!({"error": {
+                        "message": format!("Incorrect API key provided: {ERROR_KEY}. You can find your API key at https://example.invalid/keys."),
+                        "type": "invalid_request_error", "code": "invalid_api_key"}})),
+                )
+            }),
+        )
+        .route(
+            "/gateway/v1/chat/completions",
+            post(|| async { (StatusCode::BAD_GATEWAY, straddling_body()) }),
+        );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     tokio::spawn(async move {
@@ -124,13 +189,20 @@ struct Agent {
     llm: ClientWithMiddleware,
     llm_url: String,
     rejecting_url: String,
+    gateway_url: String,
     dead_url: String,
+    bare_dead_url: String,
     tools: BoxCloneSyncService<ToolInvocation, Value, BoxError>,
 }
 
 fn client_config() -> ClientConfig {
     // Asked to record credentials too: they must still be left out.
-    ClientConfig::new().capture_request_headers(["authorization", "x-api-key", "x-request-id"])
+    ClientConfig::new().capture_request_headers([
+        "authorization",
+        "x-api-key",
+        "x-request-id",
+        "referer",
+    ])
 }
 
 async fn start_agent(content: ContentPolicy) -> SocketAddr {
@@ -157,26 +229,38 @@ async fn start_agent(content: ContentPolicy) -> SocketAddr {
             async move {
                 if call.name == "deploy" {
                     return Err::<Value, BoxError>(
-                        format!("deploy failed: upstream rejected Bearer {JWT} (key {ERROR_KEY})")
+                        format!("deploy failed: upstream rejected Bearer {JWT} (key {ERROR_KEY}, session {BARE_JWT})")
                             .into(),
                     );
+                }
+                if call.name == "fetch_report" {
+                    // Fails: the weather service has no such page.
+                    http.get(format!("http://{weather}/reports/latest?key={BARE_KEY}&units=metric"))
+                        .send()
+                        .await?
+                        .error_for_status()?;
+                    return Ok(json!("unreachable"));
                 }
                 let city = call.arguments["city"].as_str().unwrap_or("Paris").to_owned();
                 let mut report: Value = http
                     .get(format!(
-                        "http://agent:{URL_PASSWORD}@{weather}/weather/{city}?key={QUERY_KEY}&units=metric"
+                        "http://agent:{URL_PASSWORD}@{weather}/weather/{city}?key={QUERY_KEY}&units=metric&{}",
+                        secret_query()
                     ))
                     .with_extension(UrlTemplate::new("/weather/{city}"))
                     .bearer_auth(JWT)
                     .header("x-api-key", ANTHROPIC_KEY)
                     .header("x-request-id", "req-weather-1")
+                    .header("referer", format!("https://app.example/cb?access_token={REFERER_TOKEN}&state=1"))
                     .send()
                     .await?
                     .error_for_status()?
                     .json()
                     .await?;
                 report["note"] = json!(format!("fetched with token {GITHUB_TOKEN}"));
-                report["credentials"] = json!({"password": PASSWORD, "api_key": OPENAI_KEY});
+                report["credentials"] = json!({"password": PASSWORD, "api_key": OPENAI_KEY,
+                    "accessToken": CAMEL_SECRET, "refreshToken": CAMEL_SECRET,
+                    "clientSecret": CAMEL_SECRET, "privateKey": CAMEL_SECRET});
                 Ok(report)
             }
         });
@@ -186,6 +270,11 @@ async fn start_agent(content: ContentPolicy) -> SocketAddr {
             "http://agent:{URL_PASSWORD}@{llm}/v1/chat/completions?api_key={QUERY_KEY}"
         ),
         rejecting_url: format!("http://{rejecting}/v1/chat/completions?key={QUERY_KEY}"),
+        gateway_url: format!("http://{rejecting}/gateway/v1/chat/completions"),
+        bare_dead_url: format!(
+            "http://{dead}/v1/chat/completions?key={BARE_KEY}&{}",
+            secret_query()
+        ),
         dead_url: format!(
             "http://agent:{URL_PASSWORD}@{dead}/v1/chat/completions?api_key={QUERY_KEY}"
         ),
@@ -198,6 +287,7 @@ async fn start_agent(content: ContentPolicy) -> SocketAddr {
             "authorization",
             "cookie",
             "user-agent",
+            "referer",
         ]));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -216,6 +306,19 @@ async fn ask(
     let question = body["question"].as_str().unwrap_or_default().to_owned();
     let (result, _) =
         agent::run(AgentInfo::new("secret-agent"), run_agent(&agent, &question)).await;
+    // An agent run that fails with its tool's error (a URL with `?key=` in it).
+    let (failed, _) = agent::run(AgentInfo::new("failing-agent"), async {
+        agent
+            .tools
+            .clone()
+            .oneshot(ToolInvocation::new(
+                "fetch_report",
+                json!({"what": "latest"}),
+            ))
+            .await
+    })
+    .await;
+    assert!(failed.is_err());
     result
         .map(Json)
         .map_err(|e| (StatusCode::BAD_GATEWAY, e.to_string()))
@@ -280,10 +383,34 @@ async fn run_agent(agent: &Agent, question: &str) -> Result<Value, BoxError> {
         .send()
         .await;
     assert!(dead.is_err());
+    // Refused at connect again, the key bare in `?key=`.
+    let dead = agent
+        .llm
+        .post(&agent.bare_dead_url)
+        .json(&json!({"model": "gpt-4o-mini", "messages": []}))
+        .send()
+        .await;
+    assert!(dead.is_err());
+    // A gateway failing with a plain-text body that quotes a key.
+    let failed = agent
+        .llm
+        .post(&agent.gateway_url)
+        .json(&json!({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]}))
+        .send()
+        .await?;
+    assert_eq!(failed.status(), 502);
+    let _ = failed.text().await?;
 
     messages.push(message);
     messages
         .push(json!({"role": "tool", "tool_call_id": call["id"], "content": report.to_string()}));
+    // A tool result that is a JSON string holding JSON, as agents send results back,
+    // with an escaped newline before a key in the innermost text.
+    let inner = json!({"log": format!("step 1 ok\napi_key={ESCAPED_SECRET}"),
+                       "auth": {"password": NESTED_SECRET}})
+    .to_string();
+    let nested = json!({"status": "ok", "result": inner}).to_string();
+    messages.push(json!({"role": "tool", "tool_call_id": "call_nested", "content": nested}));
     let response = agent
         .llm
         .post(&agent.llm_url)
@@ -303,7 +430,7 @@ async fn run_agent(agent: &Agent, question: &str) -> Result<Value, BoxError> {
 async fn scenario(content: ContentPolicy) -> String {
     let agent = start_agent(content).await;
     let question = format!(
-        "What is the weather in Tokyo? My key is {OPENAI_KEY}, my token is Bearer {JWT}, password={PASSWORD}"
+        "What is the weather in Tokyo? My key is {OPENAI_KEY}, my token is Bearer {JWT}, password={PASSWORD}, session {BARE_JWT}"
     );
     let response = reqwest::Client::new()
         .post(format!("http://{agent}/ask?token={QUERY_KEY}&lang=en"))
@@ -419,6 +546,8 @@ const EXPECTED_SPANS: &[&str] = &[
     "chat gpt-4o-mini",
     "execute_tool get_weather",
     "execute_tool deploy",
+    "execute_tool fetch_report",
+    "invoke_agent failing-agent",
     "GET /weather/{city}",
 ];
 

@@ -8,6 +8,54 @@
 //! lets every call through. Errors of the inner service come back as
 //! [`BudgetError::Inner`].
 //!
+//! # Concurrent calls: reservations and the guarantee
+//!
+//! A call's usage is known only when it ends, so calls made while others are in flight
+//! cannot see what those will use. Each admitted call therefore **reserves** an
+//! estimate on its run (and every enclosing run) for as long as it is in flight, and a
+//! call is admitted only if the run's used tokens, plus what the calls in flight have
+//! reserved, plus its own reservation, stay within the limit (cost likewise). The
+//! estimate is, per call:
+//!
+//! - [`Budget::with_reserved_tokens`] / [`Budget::with_reserved_cost`]: a fixed
+//!   reservation (e.g. the `max_tokens` your agent always sends, plus a prompt size);
+//! - [`BudgetLayer::estimate_tokens`]: computed from the request (e.g. its
+//!   `max_tokens` plus an estimate of its input); it replaces the fixed token
+//!   reservation;
+//! - none (the default: reserve 0), optionally with [`Budget::with_max_in_flight`],
+//!   which bounds how many budgeted calls of a run may be in flight at once.
+//!
+//! A reservation is released (settled) when the guarded call's future is **dropped**,
+//! not when it returns its output: a recording layer outside the guard (`GenAiLayer`,
+//! `ToolLayer`) has recorded the call's usage on the run by then.
+//!
+//! **The guarantee.** Let `max` be the token limit, `E` the reservation of a call and
+//! `U` the tokens it ends up using, and suppose each call's usage is recorded on the
+//! run before its guarded future is dropped (true for tool calls, and for LLM calls
+//! whose response is complete when the call returns: aitrace-llm's `GenAiLayer` over a
+//! typed client; not for a streamed HTTP body, whose usage is recorded when the stream
+//! ends). Then the run's tokens never exceed
+//!
+//! > `max + Σ max(0, U - E)` over the calls in flight when the last call was admitted,
+//!
+//! so **never `max` when every call's reservation covers its usage** (`E ≥ U`), and at
+//! most `max + N × (U_max - E)` with [`Budget::with_max_in_flight`]`(N)`. With no
+//! reservation and no in-flight limit (the default), concurrent calls are bounded only
+//! by how many are in flight: `max - 1 + Σ U` over them. A call whose usage is recorded
+//! after its reservation is released (a streamed body) adds its whole `U` to the bound.
+//! The same holds for cost with [`Budget::with_reserved_cost`].
+//!
+//! ```
+//! use aitrace_tool::budget::{Budget, BudgetLayer};
+//!
+//! // Each call sends max_tokens = 512 and prompts of at most ~1 500 tokens.
+//! let layer = BudgetLayer::new(Budget::tokens(100_000).with_reserved_tokens(2_000));
+//! // Or per request, and at most 8 calls in flight per run:
+//! # struct ChatRequest { max_tokens: u64, prompt: String }
+//! let layer = BudgetLayer::new(Budget::tokens(100_000).with_max_in_flight(8))
+//!     .estimate_tokens(|r: &ChatRequest| r.max_tokens + r.prompt.len() as u64 / 3);
+//! ```
+//!
 //! A refused call marks the span that is current where it is made: an event
 //! `budget_exceeded` (with [`BUDGET_KIND`], [`BUDGET_LIMIT`], [`BUDGET_USED`]),
 //! `error.type = budget_exceeded` and an error status. Put the guard **inside** the
@@ -57,7 +105,7 @@ use std::task::{Context, Poll};
 use aitrace_core::conventions::{ERROR_TYPE, ERROR_TYPE_OTHER};
 use aitrace_core::cost::Cost;
 use aitrace_core::events::{self, BUDGET_EXCEEDED};
-use aitrace_core::run::{Run, RunTotals};
+use aitrace_core::run::{Reservation, Reserved, Run, RunTotals};
 use opentelemetry::trace::{Status, TraceContextExt as _};
 use opentelemetry::KeyValue;
 use pin_project_lite::pin_project;
@@ -91,6 +139,9 @@ pub const BUDGET_USED: &str = aitrace_core::conventions::AITRACE_BUDGET_USED;
 pub struct Budget {
     max_tokens: Option<u64>,
     max_cost: Option<Cost>,
+    reserved_tokens: u64,
+    reserved_cost: Cost,
+    max_in_flight: Option<u64>,
 }
 
 impl Budget {
@@ -99,6 +150,9 @@ impl Budget {
         Budget {
             max_tokens: None,
             max_cost: None,
+            reserved_tokens: 0,
+            reserved_cost: Cost::ZERO,
+            max_in_flight: None,
         }
     }
 
@@ -136,6 +190,41 @@ impl Budget {
         self.with_max_cost(Cost::from_picodollars(picodollars))
     }
 
+    /// Each call reserves `tokens` while in flight (see the
+    /// [module docs](crate::budget#concurrent-calls-reservations-and-the-guarantee)).
+    pub const fn with_reserved_tokens(mut self, tokens: u64) -> Self {
+        self.reserved_tokens = tokens;
+        self
+    }
+
+    /// Each call reserves `cost` while in flight.
+    pub const fn with_reserved_cost(mut self, cost: Cost) -> Self {
+        self.reserved_cost = cost;
+        self
+    }
+
+    /// At most `calls` budgeted calls of a run in flight at once; more are refused
+    /// ([`BudgetLimit::InFlight`]).
+    pub const fn with_max_in_flight(mut self, calls: u64) -> Self {
+        self.max_in_flight = Some(calls);
+        self
+    }
+
+    /// The tokens each call reserves while in flight.
+    pub const fn reserved_tokens(&self) -> u64 {
+        self.reserved_tokens
+    }
+
+    /// The cost each call reserves while in flight.
+    pub const fn reserved_cost(&self) -> Cost {
+        self.reserved_cost
+    }
+
+    /// The limit on calls in flight.
+    pub const fn max_in_flight(&self) -> Option<u64> {
+        self.max_in_flight
+    }
+
     /// The token limit.
     pub const fn max_tokens(&self) -> Option<u64> {
         self.max_tokens
@@ -160,6 +249,36 @@ impl Budget {
         }
         None
     }
+
+    /// The limit a new call reserving `want` would pass, given what the run used and
+    /// what its calls in flight reserved (in-flight limit, then tokens, then cost).
+    pub fn admits(
+        &self,
+        totals: &RunTotals,
+        reserved: &Reserved,
+        want: &Reserved,
+    ) -> Result<(), BudgetLimit> {
+        if let Some(max) = self.max_in_flight {
+            if reserved.calls >= max {
+                return Err(BudgetLimit::InFlight(max));
+            }
+        }
+        if let Some(max) = self.max_tokens {
+            let committed = totals.usage.total_tokens().saturating_add(reserved.tokens);
+            if committed >= max || committed.saturating_add(want.tokens) > max {
+                return Err(BudgetLimit::Tokens(max));
+            }
+        }
+        if let Some(max) = self.max_cost {
+            let committed = totals.cost.picodollars() + reserved.cost.picodollars();
+            if committed >= max.picodollars()
+                || committed + want.cost.picodollars() > max.picodollars()
+            {
+                return Err(BudgetLimit::Cost(max));
+            }
+        }
+        Ok(())
+    }
 }
 
 /// The limit a run reached.
@@ -169,6 +288,8 @@ pub enum BudgetLimit {
     Tokens(u64),
     /// The cost limit.
     Cost(Cost),
+    /// The limit on budgeted calls in flight.
+    InFlight(u64),
 }
 
 impl BudgetLimit {
@@ -177,6 +298,7 @@ impl BudgetLimit {
         match self {
             BudgetLimit::Tokens(_) => "tokens",
             BudgetLimit::Cost(_) => "cost",
+            BudgetLimit::InFlight(_) => "in_flight",
         }
     }
 }
@@ -191,6 +313,8 @@ pub struct BudgetExceeded {
     pub limit: BudgetLimit,
     /// The run's totals when the call was refused.
     pub totals: RunTotals,
+    /// What the run's calls in flight had reserved then.
+    pub reserved: Reserved,
 }
 
 impl BudgetExceeded {
@@ -202,6 +326,7 @@ impl BudgetExceeded {
                 count(max).into(),
             ),
             BudgetLimit::Cost(max) => (self.totals.cost.usd().into(), max.usd().into()),
+            BudgetLimit::InFlight(max) => (count(self.reserved.calls).into(), count(max).into()),
         }
     }
 }
@@ -209,13 +334,31 @@ impl BudgetExceeded {
 impl fmt::Display for BudgetExceeded {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "run `{}` is over budget: ", self.run)?;
+        let calls = self.reserved.calls;
         match self.limit {
-            BudgetLimit::Tokens(max) => write!(
-                f,
-                "{} tokens used, limit {max}",
-                self.totals.usage.total_tokens()
-            ),
-            BudgetLimit::Cost(max) => write!(f, "{} spent, limit {max}", self.totals.cost),
+            BudgetLimit::Tokens(max) => {
+                write!(f, "{} tokens used, ", self.totals.usage.total_tokens())?;
+                if self.reserved.tokens > 0 {
+                    write!(
+                        f,
+                        "{} reserved by {calls} calls in flight, ",
+                        self.reserved.tokens
+                    )?;
+                }
+                write!(f, "limit {max}")
+            }
+            BudgetLimit::Cost(max) => {
+                write!(f, "{} spent, ", self.totals.cost)?;
+                if self.reserved.cost > Cost::ZERO {
+                    write!(
+                        f,
+                        "{} reserved by {calls} calls in flight, ",
+                        self.reserved.cost
+                    )?;
+                }
+                write!(f, "limit {max}")
+            }
+            BudgetLimit::InFlight(max) => write!(f, "{calls} calls in flight, limit {max}"),
         }
     }
 }
@@ -311,17 +454,58 @@ impl<E, C: ClassifyError<E>> ClassifyError<BudgetError<E>> for ClassifyBudget<C>
     }
 }
 
-/// Refuses calls once the current run is over [`Budget`]. See the
-/// [module docs](crate::budget).
-#[derive(Debug, Clone, Copy)]
-pub struct BudgetLayer {
+/// Computes a call's token reservation from its request (see
+/// [`BudgetLayer::estimate_tokens`]). Implemented for closures `Fn(&Req) -> u64`;
+/// [`FixedReservation`] (the default) reserves the budget's
+/// [`reserved_tokens`](Budget::reserved_tokens).
+pub trait EstimateTokens<Req> {
+    /// The tokens to reserve for `request`, or `None` for the budget's fixed
+    /// reservation.
+    fn estimate_tokens(&self, request: &Req) -> Option<u64>;
+}
+
+/// Reserves the budget's fixed [`reserved_tokens`](Budget::reserved_tokens) per call.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct FixedReservation;
+
+impl<Req> EstimateTokens<Req> for FixedReservation {
+    fn estimate_tokens(&self, _request: &Req) -> Option<u64> {
+        None
+    }
+}
+
+impl<Req, F: Fn(&Req) -> u64> EstimateTokens<Req> for F {
+    fn estimate_tokens(&self, request: &Req) -> Option<u64> {
+        Some(self(request))
+    }
+}
+
+/// Refuses calls once the current run is over [`Budget`], counting what calls in
+/// flight have reserved. See the [module docs](crate::budget).
+#[derive(Clone, Copy)]
+pub struct BudgetLayer<E = FixedReservation> {
     budget: Budget,
+    estimate: E,
 }
 
 impl BudgetLayer {
     /// A guard enforcing `budget` on the current run.
     pub const fn new(budget: Budget) -> Self {
-        BudgetLayer { budget }
+        BudgetLayer {
+            budget,
+            estimate: FixedReservation,
+        }
+    }
+}
+
+impl<E> BudgetLayer<E> {
+    /// Reserves, per call, the tokens `estimate` computes from the request (e.g. its
+    /// `max_tokens` plus an estimate of its prompt) instead of the fixed reservation.
+    pub fn estimate_tokens<E2>(self, estimate: E2) -> BudgetLayer<E2> {
+        BudgetLayer {
+            budget: self.budget,
+            estimate,
+        }
     }
 
     /// The budget.
@@ -330,33 +514,52 @@ impl BudgetLayer {
     }
 }
 
-impl<S> Layer<S> for BudgetLayer {
-    type Service = BudgetGuard<S>;
+impl<E> fmt::Debug for BudgetLayer<E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BudgetLayer")
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, E: Clone> Layer<S> for BudgetLayer<E> {
+    type Service = BudgetGuard<S, E>;
 
     fn layer(&self, inner: S) -> Self::Service {
-        BudgetGuard::new(inner, self.budget)
+        BudgetGuard {
+            inner,
+            budget: self.budget,
+            estimate: self.estimate.clone(),
+        }
     }
 }
 
 /// A service whose calls are refused once the current run is over budget (made by
 /// [`BudgetLayer`]).
-#[derive(Debug, Clone)]
-pub struct BudgetGuard<S> {
+#[derive(Clone)]
+pub struct BudgetGuard<S, E = FixedReservation> {
     inner: S,
     budget: Budget,
+    estimate: E,
 }
 
 impl<S> BudgetGuard<S> {
     /// Wraps `inner`, enforcing `budget`.
     pub const fn new(inner: S, budget: Budget) -> Self {
-        BudgetGuard { inner, budget }
+        BudgetGuard {
+            inner,
+            budget,
+            estimate: FixedReservation,
+        }
     }
 
     /// A [`BudgetLayer`] enforcing `budget`.
     pub const fn layer(budget: Budget) -> BudgetLayer {
         BudgetLayer::new(budget)
     }
+}
 
+impl<S, E> BudgetGuard<S, E> {
     /// The inner service.
     pub fn get_ref(&self) -> &S {
         &self.inner
@@ -378,9 +581,19 @@ impl<S> BudgetGuard<S> {
     }
 }
 
-impl<S, Req> Service<Req> for BudgetGuard<S>
+impl<S: fmt::Debug, E> fmt::Debug for BudgetGuard<S, E> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("BudgetGuard")
+            .field("inner", &self.inner)
+            .field("budget", &self.budget)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<S, E, Req> Service<Req> for BudgetGuard<S, E>
 where
     S: Service<Req>,
+    E: EstimateTokens<Req>,
 {
     type Response = S::Response;
     type Error = BudgetError<S::Error>;
@@ -392,19 +605,40 @@ where
     }
 
     fn call(&mut self, request: Req) -> Self::Future {
-        if let Some(run) = Run::current() {
-            let totals = run.totals();
-            if let Some(limit) = self.budget.reached(&totals) {
-                let exceeded = BudgetExceeded {
+        let Some(run) = Run::current() else {
+            return BudgetFuture::called(self.inner.call(request), None);
+        };
+        let want = Reserved {
+            tokens: self
+                .estimate
+                .estimate_tokens(&request)
+                .unwrap_or(self.budget.reserved_tokens),
+            cost: self.budget.reserved_cost,
+            calls: 1,
+        };
+        let budget = self.budget;
+        let mut refused = None;
+        let reservation = run.reserve_if(want, |totals, reserved| {
+            budget.admits(totals, reserved, &want).map_err(|limit| {
+                refused = Some(BudgetExceeded {
                     run: run.name().to_owned(),
                     limit,
-                    totals,
-                };
-                mark_current_span(&exceeded);
-                return BudgetFuture::refused(exceeded);
+                    totals: *totals,
+                    reserved: *reserved,
+                });
+            })
+        });
+        match (reservation, refused) {
+            (Ok(reservation), _) => {
+                BudgetFuture::called(self.inner.call(request), Some(reservation))
             }
+            (Err(()), Some(exceeded)) => {
+                mark_current_span(&exceeded);
+                BudgetFuture::refused(exceeded)
+            }
+            // `admits` failed, so `refused` is set; pass the call on rather than panic.
+            (Err(()), None) => BudgetFuture::called(self.inner.call(request), None),
         }
-        BudgetFuture::called(self.inner.call(request))
     }
 }
 
@@ -424,7 +658,10 @@ fn mark_current_span(exceeded: &BudgetExceeded) {
     if cx.has_active_span() {
         let span = cx.span();
         span.set_attribute(KeyValue::new(ERROR_TYPE, BUDGET_EXCEEDED));
-        span.set_status(Status::error(exceeded.to_string()));
+        // The run's name is the caller's: made safe like every recorded message.
+        span.set_status(Status::error(aitrace_core::content::safe_message(
+            &exceeded.to_string(),
+        )));
     }
 }
 
@@ -442,6 +679,9 @@ pin_project! {
         Called {
             #[pin]
             future: F,
+            // Released when this future is dropped, after an outer recording layer
+            // has recorded the call's usage on the run.
+            reservation: Option<Reservation>,
         },
         Refused {
             error: Option<BudgetExceeded>,
@@ -450,9 +690,12 @@ pin_project! {
 }
 
 impl<F> BudgetFuture<F> {
-    fn called(future: F) -> Self {
+    fn called(future: F, reservation: Option<Reservation>) -> Self {
         BudgetFuture {
-            state: State::Called { future },
+            state: State::Called {
+                future,
+                reservation,
+            },
         }
     }
 
@@ -485,7 +728,7 @@ where
 
     fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
         match self.project().state.project() {
-            StateProj::Called { future } => future.poll(cx).map_err(BudgetError::Inner),
+            StateProj::Called { future, .. } => future.poll(cx).map_err(BudgetError::Inner),
             StateProj::Refused { error } => match error.take() {
                 Some(exceeded) => Poll::Ready(Err(BudgetError::Exceeded(exceeded))),
                 // Polled again after completion: a caller bug; stay pending rather
@@ -534,6 +777,7 @@ mod tests {
                 cost: Cost::from_picodollars(12_000_000_000),
                 ..RunTotals::default()
             },
+            reserved: Reserved::default(),
         };
         let err: BudgetError<std::io::Error> = BudgetError::Exceeded(exceeded);
         assert_eq!(

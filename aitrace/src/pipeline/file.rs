@@ -13,6 +13,7 @@ use std::fmt;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
@@ -33,20 +34,105 @@ use opentelemetry_sdk::Resource;
 use super::summary::Recent;
 use super::SetupError;
 
-/// A file of JSON lines, created on its first line.
+/// How a long-running process's files are kept in bounds: a new part once the current
+/// one reaches `max_bytes`, and only the newest `keep` parts kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Rotation {
+    /// Size at which the next part starts.
+    pub max_bytes: u64,
+    /// Parts kept (the oldest is deleted when a new one starts); at least 1.
+    pub keep: usize,
+}
+
+impl Default for Rotation {
+    /// 64 MiB parts, 8 kept.
+    fn default() -> Rotation {
+        Rotation {
+            max_bytes: 64 * 1024 * 1024,
+            keep: 8,
+        }
+    }
+}
+
+impl Rotation {
+    /// `AITRACE_TRACE_FILE_MAX_BYTES` and `AITRACE_TRACE_FILE_KEEP`, else the defaults.
+    pub fn from_env() -> Rotation {
+        let num = |name: &str| {
+            std::env::var(name)
+                .ok()
+                .and_then(|v| v.trim().parse::<u64>().ok())
+        };
+        let default = Rotation::default();
+        Rotation {
+            max_bytes: num("AITRACE_TRACE_FILE_MAX_BYTES")
+                .filter(|n| *n > 0)
+                .unwrap_or(default.max_bytes),
+            keep: num("AITRACE_TRACE_FILE_KEEP")
+                .and_then(|n| usize::try_from(n).ok())
+                .filter(|n| *n > 0)
+                .unwrap_or(default.keep),
+        }
+    }
+}
+
+/// The name of part `n` of a file set: `stem.jsonl`, then `stem.1.jsonl`, ... (the
+/// readers in `aitrace-insight` read a set as one).
+fn part_path(dir: &Path, stem: &str, n: u64) -> PathBuf {
+    if n == 0 {
+        dir.join(format!("{stem}.jsonl"))
+    } else {
+        dir.join(format!("{stem}.{n}.jsonl"))
+    }
+}
+
+/// Which file an open handle writes to, to notice when it was deleted or replaced.
+#[cfg(unix)]
+fn identity(meta: &std::fs::Metadata) -> (u64, u64) {
+    use std::os::unix::fs::MetadataExt;
+    (meta.dev(), meta.ino())
+}
+
+#[cfg(not(unix))]
+fn identity(_meta: &std::fs::Metadata) -> (u64, u64) {
+    (0, 0)
+}
+
+#[derive(Default)]
+struct Current {
+    writer: Option<BufWriter<File>>,
+    part: u64,
+    bytes: u64,
+    lines: u64,
+    identity: (u64, u64),
+}
+
+/// A set of JSON-line files, created on the first line, rotated by size, reopened
+/// when deleted under it.
 struct LineFile {
+    dir: PathBuf,
+    stem: String,
+    /// The first part: the set's name.
     path: PathBuf,
-    writer: Mutex<Option<BufWriter<File>>>,
+    rotation: Rotation,
+    current: Mutex<Current>,
+    /// Lines lost with a file that was deleted while open.
+    lost: AtomicU64,
 }
 
 impl LineFile {
-    /// `{dir}/{prefix}-{service}-{unix millis}-{pid}.jsonl`; only the directory is
-    /// created now.
+    /// `{dir}/{prefix}-{service}-{unix millis}-{pid}.jsonl` (and `.1.jsonl`, ... once
+    /// rotated); the directory is created, and checked writable, now.
     fn new(dir: &Path, prefix: &str, service: &str) -> Result<LineFile, SetupError> {
-        std::fs::create_dir_all(dir).map_err(|source| SetupError::TraceFile {
+        let failed = |source| SetupError::TraceFile {
             dir: dir.to_path_buf(),
             source,
-        })?;
+        };
+        std::fs::create_dir_all(dir).map_err(failed)?;
+        // A directory that exists but cannot be written fails here, not at the first
+        // span (where nobody would hear of it).
+        let probe = dir.join(format!(".aitrace-probe-{}", std::process::id()));
+        File::create(&probe).map_err(failed)?;
+        let _ = std::fs::remove_file(&probe);
         let millis = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .unwrap_or_default()
@@ -61,45 +147,92 @@ impl LineFile {
                 }
             })
             .collect();
-        let path = dir.join(format!(
-            "{prefix}-{safe}-{millis}-{}.jsonl",
-            std::process::id()
-        ));
+        let stem = format!("{prefix}-{safe}-{millis}-{}", std::process::id());
         Ok(LineFile {
-            path,
-            writer: Mutex::new(None),
+            path: part_path(dir, &stem, 0),
+            dir: dir.to_path_buf(),
+            stem,
+            rotation: Rotation::from_env(),
+            current: Mutex::new(Current::default()),
+            lost: AtomicU64::new(0),
         })
+    }
+
+    fn with_rotation(mut self, rotation: Rotation) -> LineFile {
+        self.rotation = Rotation {
+            max_bytes: rotation.max_bytes.max(1),
+            keep: rotation.keep.max(1),
+        };
+        self
     }
 
     /// Appends one whole line, then flushes: a crash leaves at most one partial line.
     fn write_line(&self, line: &[u8]) -> OTelSdkResult {
-        let failed = |e: std::io::Error| {
-            OTelSdkError::InternalFailure(format!("writing {}: {e}", self.path.display()))
-        };
-        let mut writer = self
-            .writer
+        let mut cur = self
+            .current
             .lock()
             .map_err(|_| OTelSdkError::InternalFailure("file lock poisoned".into()))?;
-        if writer.is_none() {
+        let path = part_path(&self.dir, &self.stem, cur.part);
+        if cur.writer.is_some() {
+            // Deleted (the directory removed mid-run) or replaced under us: the lines
+            // written to it are gone; say so once per loss and start a new file.
+            let same = std::fs::metadata(&path).is_ok_and(|m| identity(&m) == cur.identity);
+            if !same {
+                self.lost.fetch_add(cur.lines, Ordering::Relaxed);
+                tracing::warn!(
+                    target: "aitrace",
+                    file = %path.display(),
+                    lost_lines = cur.lines,
+                    "the trace file was deleted while open; its lines are lost, writing a new one"
+                );
+                cur.writer = None;
+            }
+        }
+        if cur.writer.is_some()
+            && cur.bytes > 0
+            && cur.bytes + line.len() as u64 > self.rotation.max_bytes
+        {
+            if let Some(mut w) = cur.writer.take() {
+                let _ = w.flush();
+            }
+            cur.part += 1;
+            // Keep the newest `keep` parts.
+            if let Some(old) = cur.part.checked_sub(self.rotation.keep as u64) {
+                let _ = std::fs::remove_file(part_path(&self.dir, &self.stem, old));
+            }
+        }
+        let path = part_path(&self.dir, &self.stem, cur.part);
+        let failed = |e: std::io::Error| {
+            OTelSdkError::InternalFailure(format!("writing {}: {e}", path.display()))
+        };
+        if cur.writer.is_none() {
+            std::fs::create_dir_all(&self.dir).map_err(failed)?;
             let file = OpenOptions::new()
                 .create(true)
                 .append(true)
-                .open(&self.path)
+                .open(&path)
                 .map_err(failed)?;
-            *writer = Some(BufWriter::new(file));
+            let meta = file.metadata().map_err(failed)?;
+            cur.identity = identity(&meta);
+            cur.bytes = meta.len();
+            cur.lines = 0;
+            cur.writer = Some(BufWriter::new(file));
         }
-        let Some(w) = writer.as_mut() else {
+        let Some(w) = cur.writer.as_mut() else {
             return Ok(());
         };
-        w.write_all(line).and_then(|()| w.flush()).map_err(failed)
+        w.write_all(line).and_then(|()| w.flush()).map_err(failed)?;
+        cur.bytes += line.len() as u64;
+        cur.lines += 1;
+        Ok(())
     }
 
     fn flush(&self) -> OTelSdkResult {
-        let mut writer = self
-            .writer
+        let mut cur = self
+            .current
             .lock()
             .map_err(|_| OTelSdkError::InternalFailure("file lock poisoned".into()))?;
-        match writer.as_mut() {
+        match cur.writer.as_mut() {
             Some(w) => w
                 .flush()
                 .map_err(|e| OTelSdkError::InternalFailure(e.to_string())),
@@ -156,9 +289,21 @@ impl FileSpanExporter {
         self
     }
 
-    /// The file being written (it exists once a span was exported).
+    /// Rotates the trace file by size (default: [`Rotation::from_env`]).
+    pub fn with_rotation(mut self, rotation: Rotation) -> Self {
+        self.file = self.file.with_rotation(rotation);
+        self
+    }
+
+    /// The trace file: the first part of its set (it exists once a span was
+    /// exported; later parts are `<stem>.1.jsonl`, `<stem>.2.jsonl`, ...).
     pub fn path(&self) -> &Path {
         &self.file.path
+    }
+
+    /// Export batches (lines) lost with a file deleted while it was open.
+    pub fn lost_batches(&self) -> u64 {
+        self.file.lost.load(Ordering::Relaxed)
     }
 }
 
@@ -215,6 +360,12 @@ impl FileMetricExporter {
         })
     }
 
+    /// Rotates the metrics file by size.
+    pub fn with_rotation(mut self, rotation: Rotation) -> Self {
+        self.file = self.file.with_rotation(rotation);
+        self
+    }
+
     /// The file being written (it exists once metrics were exported).
     pub fn path(&self) -> &Path {
         &self.file.path
@@ -269,6 +420,12 @@ impl FileLogExporter {
             file: LineFile::new(dir.as_ref(), "logs", service)?,
             resource: ResourceAttributesWithSchema::from(&Resource::builder_empty().build()),
         })
+    }
+
+    /// Rotates the logs file by size.
+    pub fn with_rotation(mut self, rotation: Rotation) -> Self {
+        self.file = self.file.with_rotation(rotation);
+        self
     }
 
     /// The file being written (it exists once a record was exported).

@@ -1,54 +1,6 @@
-//! One-call telemetry setup.
-//!
-//! [`init`] reads the standard OpenTelemetry variables and installs, in one go:
-//! the W3C trace-context propagator, a tracer provider with a bounded batch span
-//! processor, a meter provider, and a `tracing` subscriber with the OpenTelemetry layer
-//! and a log layer that prints trace and span ids. It returns a [`TelemetryGuard`] that
-//! flushes and shuts everything down when dropped.
-//!
-//! Where spans go:
-//! - `OTEL_EXPORTER_OTLP_ENDPOINT` (or `..._TRACES_ENDPOINT`) set: OTLP, over gRPC or
-//!   HTTP/protobuf per `OTEL_EXPORTER_OTLP_PROTOCOL` (`grpc`, `http/protobuf`;
-//!   default `http/protobuf` as the specification says). Jaeger all-in-one listens on
-//!   4317 (gRPC) and 4318 (HTTP).
-//! - no endpoint: the embedded default writes OTLP/JSON lines (one
-//!   `ExportTraceServiceRequest` per line) to a file under `AITRACE_TRACE_DIR`
-//!   (default `./traces`), and prints the trace tree when the guard drops if
-//!   `AITRACE_PRINT_TREE` is not `false`.
-//! - `OTEL_TRACES_EXPORTER=none`: spans are made (ids propagate) but not exported.
-//! - `OTEL_SDK_DISABLED=true`: nothing is installed at all.
-//!
-//! Telemetry never holds the application up: a span's end puts it in a bounded queue
-//! (never waiting on the exporter), spans that do not fit are dropped and counted
-//! ([`TelemetryGuard::dropped_spans`], [`TelemetryGuard::export_stats`]; logged once,
-//! not per span), a failing collector is retried within the export timeout and its
-//! lost spans counted, and shutting down waits at most
-//! [`Telemetry::shutdown_timeout`] even when the collector is gone.
-//!
-//! Also read: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_TRACES_SAMPLER` and
-//! `OTEL_TRACES_SAMPLER_ARG` (by the SDK), `OTEL_BSP_*`, `OTEL_METRICS_EXPORTER=none`,
-//! and `RUST_LOG` for the log layer (default `info`).
-//!
-//! ```no_run
-//! # async fn run() -> Result<(), aitrace::SetupError> {
-//! let _guard = aitrace::init()?;
-//! tracing::info!("spans and logs now carry trace ids");
-//! # Ok(()) }
-//! ```
-//!
-//! A builder sets the same things from code (code wins over the environment):
-//!
-//! ```no_run
-//! use aitrace::{Exporter, Telemetry};
-//!
-//! # async fn run() -> Result<(), aitrace::SetupError> {
-//! let _guard = Telemetry::builder()
-//!     .service_name("my-agent")
-//!     .exporter(Exporter::File { dir: "traces".into() })
-//!     .print_tree(true)
-//!     .init()?;
-//! # Ok(()) }
-//! ```
+//! The pipeline `init()` installs (documented at the crate root): the builder and the
+//! guard here; the local files, the log line format, the bounded export queue, the
+//! force-sampling sampler and the exit summary in their own modules.
 
 mod file;
 mod log;
@@ -75,7 +27,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
-pub use file::{FileLogExporter, FileMetricExporter, FileSpanExporter};
+pub use file::{FileLogExporter, FileMetricExporter, FileSpanExporter, Rotation};
 use queue::{Counters, CountingExporter, CountingProcessor};
 pub use queue::{ExportMonitor, ExportStats};
 use sampler::ForceSampler;
@@ -153,7 +105,7 @@ pub enum Exporter {
     None,
 }
 
-/// Builder for the telemetry setup. See the [module docs](self).
+/// Builder for the telemetry pipeline. See the [crate docs](crate).
 #[derive(Debug, Clone)]
 pub struct Telemetry {
     service_name: Option<String>,
@@ -172,6 +124,8 @@ pub struct Telemetry {
     logs: Option<bool>,
     openinference: Option<bool>,
     disabled: Option<bool>,
+    strict_trace_dir: Option<bool>,
+    rotation: Option<Rotation>,
 }
 
 impl Default for Telemetry {
@@ -193,6 +147,8 @@ impl Default for Telemetry {
             logs: None,
             openinference: None,
             disabled: None,
+            strict_trace_dir: None,
+            rotation: None,
         }
     }
 }
@@ -327,6 +283,22 @@ impl Telemetry {
         self
     }
 
+    /// Whether a trace directory that cannot be written fails [`init`](Telemetry::init)
+    /// (else `AITRACE_TRACE_DIR_STRICT`; default off: telemetry never stops an
+    /// application from starting, so the files go to a directory under the system's
+    /// temporary directory instead, with one warning on stderr).
+    pub fn strict_trace_dir(mut self, strict: bool) -> Self {
+        self.strict_trace_dir = Some(strict);
+        self
+    }
+
+    /// Rotation of the local files by size (else `AITRACE_TRACE_FILE_MAX_BYTES` and
+    /// `AITRACE_TRACE_FILE_KEEP`; default 64 MiB parts, 8 kept).
+    pub fn trace_file_rotation(mut self, rotation: Rotation) -> Self {
+        self.rotation = Some(rotation);
+        self
+    }
+
     /// Turns everything off (else `OTEL_SDK_DISABLED`).
     pub fn disabled(mut self, disabled: bool) -> Self {
         self.disabled = Some(disabled);
@@ -428,18 +400,40 @@ impl Telemetry {
                     .map(|v| v.to_string())
                     .unwrap_or_else(|| "unknown_service".to_owned());
                 let kept = Arc::new(Recent::default());
-                let span_exporter =
-                    FileSpanExporter::create_in(dir, &service)?.with_recent(Arc::clone(&kept));
+                let rotation = self.rotation.unwrap_or_else(Rotation::from_env);
+                let strict = self
+                    .strict_trace_dir
+                    .unwrap_or_else(|| env_flag("AITRACE_TRACE_DIR_STRICT").unwrap_or(false));
+                let (span_exporter, dir) = match FileSpanExporter::create_in(dir, &service) {
+                    Ok(e) => (e, dir.clone()),
+                    Err(e) if strict => return Err(e),
+                    Err(e) => {
+                        let fallback = std::env::temp_dir().join("aitrace-traces");
+                        let exporter = FileSpanExporter::create_in(&fallback, &service)?;
+                        eprintln!(
+                            "aitrace: {e}; writing traces to {} instead \
+                             (AITRACE_TRACE_DIR_STRICT=true makes this an error)",
+                            fallback.display()
+                        );
+                        (exporter, fallback)
+                    }
+                };
+                let dir = &dir;
+                let span_exporter = span_exporter
+                    .with_rotation(rotation)
+                    .with_recent(Arc::clone(&kept));
                 recent = Some(kept);
                 trace_file = Some(span_exporter.path().to_path_buf());
                 tracer_builder =
                     tracer_builder.with_span_processor(bounded(span_exporter, batch, &counters));
                 if metrics_on {
-                    let metric_exporter = FileMetricExporter::create_in(dir, &service)?;
+                    let metric_exporter =
+                        FileMetricExporter::create_in(dir, &service)?.with_rotation(rotation);
                     meter_builder = meter_builder.with_periodic_exporter(metric_exporter);
                 }
                 if logs_on {
-                    let log_exporter = FileLogExporter::create_in(dir, &service)?;
+                    let log_exporter =
+                        FileLogExporter::create_in(dir, &service)?.with_rotation(rotation);
                     log_file = Some(log_exporter.path().to_path_buf());
                     logger_builder = logger_builder.with_batch_exporter(log_exporter);
                 }

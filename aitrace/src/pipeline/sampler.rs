@@ -32,7 +32,7 @@ impl ShouldSample for ForceSampler {
         match parent_context {
             Some(cx) if sampling::is_forced(cx) => SamplingResult {
                 decision: SamplingDecision::RecordAndSample,
-                attributes: Vec::new(),
+                attributes: vec![KeyValue::new(sampling::FORCED_ATTRIBUTE, true)],
                 trace_state: if cx.has_active_span() {
                     cx.span().span_context().trace_state().clone()
                 } else {

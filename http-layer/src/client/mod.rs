@@ -76,8 +76,11 @@ impl ClientConfig {
         ClientConfig::default()
     }
 
-    /// Replaces the query parameters whose values are redacted from `url.full`
-    /// (compared case-insensitively). Userinfo is always redacted.
+    /// Replaces the list of query parameters whose values are redacted from `url.full`
+    /// (compared case-insensitively). Userinfo is always redacted, and so are, whatever
+    /// the list, parameters whose names contain a
+    /// [secret fragment](aitrace_core::url::SECRET_PARAM_FRAGMENTS) (`token`, `key`,
+    /// `secret`, ...) and values that look like keys.
     pub fn secret_query_params<I, P>(mut self, params: I) -> ClientConfig
     where
         I: IntoIterator<Item = P>,
@@ -139,7 +142,8 @@ impl ClientConfig {
                 i64::from(request.resend_count),
             ));
         }
-        self.headers.record(request.headers, &mut attributes);
+        self.headers
+            .record(request.headers, &self.secret_params, &mut attributes);
         let name: Cow<'static, str> = match (request.extensions.get::<SpanName>(), template) {
             (Some(name), _) => name.0.clone(),
             (None, Some(template)) => {

@@ -132,7 +132,10 @@ impl<F> ServerLayer<F> {
         }
     }
 
-    /// Replaces the query parameters whose values are redacted from `url.query`.
+    /// Replaces the list of query parameters whose values are redacted from `url.query`
+    /// (compared case-insensitively). Whatever the list, parameters whose names contain
+    /// a [secret fragment](aitrace_core::url::SECRET_PARAM_FRAGMENTS) (`token`, `key`,
+    /// `secret`, ...) and values that look like keys are redacted too.
     pub fn secret_query_params<I, P>(mut self, params: I) -> ServerLayer<F>
     where
         I: IntoIterator<Item = P>,
@@ -354,7 +357,9 @@ fn start_span(parent: &opentelemetry::Context, parts: &Parts, config: &ServerCon
             version,
         ));
     }
-    config.headers.record(&parts.headers, &mut attributes);
+    config
+        .headers
+        .record(&parts.headers, &config.secret_params, &mut attributes);
     let name = conventions::http_server_span_name(method, route);
     OtelSpan::start_with_parent(parent, name, SpanKind::Server, attributes)
 }

@@ -370,7 +370,10 @@ impl ResponseObserver {
                     Some((kind, message)) => (kind, message),
                     None => (
                         status.to_string(),
-                        String::from_utf8_lossy(buf).chars().take(256).collect(),
+                        aitrace_core::content::redact_then_truncate(
+                            &String::from_utf8_lossy(buf),
+                            256,
+                        ),
                     ),
                 };
                 recorder.finish(Outcome::Error {

@@ -195,3 +195,10 @@ pub fn histogram(name: &str, with: &[KeyValue]) -> (u64, f64) {
     }
     (count, sum)
 }
+
+/// Every metrics export so far (flushed first).
+pub fn finished_metrics() -> Vec<opentelemetry_sdk::metrics::data::ResourceMetrics> {
+    let h = harness();
+    h.meter_provider.force_flush().unwrap();
+    h.metrics.get_finished_metrics().unwrap()
+}

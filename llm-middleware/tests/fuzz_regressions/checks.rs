@@ -12,7 +12,7 @@ use aitrace_core::content::{
 };
 use aitrace_core::conventions::{NameSet, Provider};
 use aitrace_core::cost::PriceTable;
-use aitrace_core::url::{redact_query, redact_url, DEFAULT_SECRET_PARAMS};
+use aitrace_core::url::{redact_query, redact_url, redact_urls_in_text, DEFAULT_SECRET_PARAMS};
 use aitrace_core::usage::Usage;
 use aitrace_llm::sse::SseParser;
 use aitrace_llm::wire::{self, WireFormat};
@@ -29,6 +29,8 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("wire_error", wire_error),
     ("price_file", price_file),
     ("redact", redact),
+    ("redact_json", redact_json),
+    ("redact_url", redact_url_check),
 ];
 
 /// Largest token count the extractors accept (2^53).
@@ -301,4 +303,139 @@ pub fn redact(data: &[u8]) {
     let out = redact_url(&url, DEFAULT_SECRET_PARAMS);
     assert!(!out.contains(&format!("PW{url_safe}")), "{out}");
     assert!(!out.contains(&format!("K{url_safe}")), "{out}");
+}
+
+/// Letters and digits made from the input, `len` long (a planted secret's body).
+fn alnum(data: &[u8], salt: u8, len: usize) -> String {
+    const CHARS: &[u8] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+    (0..len)
+        .map(|i| {
+            let b = data.get(i).copied().unwrap_or(0);
+            char::from(CHARS[(usize::from(b ^ salt) + i * 7) % CHARS.len()])
+        })
+        .collect()
+}
+
+/// Secret names in the spellings users write them (camelCase, kebab-case, snake_case).
+const SECRET_NAMES: &[&str] = &[
+    "password",
+    "accessToken",
+    "refresh-token",
+    "client_secret",
+    "privateKey",
+    "api_key",
+    "X-Api-Key",
+    "githubToken",
+    "db.password",
+    "SESSION_TOKEN",
+];
+
+/// The redactor over JSON-encoded and nested input: the input's text is wrapped in JSON
+/// up to four times over (a JSON string holding JSON, as agents send tool results
+/// back), with a value under a secret name, a provider key after an escaped newline and
+/// a bare JWT planted at the innermost level. Whether read raw or sanitized as captured
+/// content, none survives, and captured content stays JSON.
+pub fn redact_json(data: &[u8]) {
+    let Some((&seed, rest)) = data.split_first() else {
+        return;
+    };
+    let text = String::from_utf8_lossy(rest);
+    let name = SECRET_NAMES[usize::from(seed) % SECRET_NAMES.len()];
+    let secret = format!("Q{}", alnum(rest, 0x11, 23));
+    let key = format!("sk-proj-{}", alnum(rest, 0x22, 24));
+    let jwt = format!(
+        "eyJ{}.eyJ{}.{}",
+        alnum(rest, 0x33, 17),
+        alnum(rest, 0x44, 20),
+        alnum(rest, 0x55, 12)
+    );
+    let mut value = serde_json::json!({
+        "note": text,
+        name: secret,
+        "log": format!("{text}\n{key}"),
+        "session": format!("{text} {jwt}"),
+        "n": seed,
+    });
+    for _ in 0..(seed >> 4) % 5 {
+        value = serde_json::json!({"content": value.to_string(), "text": text, "role": "tool"});
+    }
+    let r = Redactor::default();
+    let raw = value.to_string();
+    let redacted = r.redact(&raw);
+    let policy = ContentPolicy::default().with_mode(CaptureMode::SpanOnly);
+    let captured = policy.capture_json(&value).expect("capture on");
+    serde_json::from_str::<serde_json::Value>(&captured).expect("captured content is JSON");
+    for (what, out) in [("raw", redacted.as_ref()), ("captured", captured.as_str())] {
+        for planted in [secret.as_str(), &key[8..], &jwt[3..20]] {
+            assert!(
+                !out.contains(planted),
+                "{what}: {planted} under {name:?} survived in {out}"
+            );
+        }
+    }
+}
+
+/// URL redaction: credentials, secret query parameters (named in any case and with any
+/// separators, or with key-shaped values) and keys in the path never survive, in a URL
+/// or in a message quoting it; and any text goes through without a panic.
+pub fn redact_url_check(data: &[u8]) {
+    let text = String::from_utf8_lossy(data);
+    let _ = redact_url(&text, DEFAULT_SECRET_PARAMS);
+    let _ = redact_query(&text, DEFAULT_SECRET_PARAMS);
+    let _ = redact_urls_in_text(&text, DEFAULT_SECRET_PARAMS);
+    let _ = safe_message(&text);
+
+    let Some((&seed, rest)) = data.split_first() else {
+        return;
+    };
+    const NAMES: &[&str] = &[
+        "api_token",
+        "appid",
+        "access_key",
+        "subscription-key",
+        "private_token",
+        "openai_api_key",
+        "X-Amz-Signature",
+        "clientSecret",
+        "key",
+        "sig",
+        "AUTH",
+        "api%5Fkey",
+    ];
+    let name = NAMES[usize::from(seed) % NAMES.len()];
+    // The name in another case, as callers write it.
+    let name: String = if seed & 0x80 != 0 {
+        name.to_ascii_uppercase()
+    } else {
+        name.to_owned()
+    };
+    let secret = format!("P{}", alnum(rest, 0x66, 19));
+    let password = format!("W{}", alnum(rest, 0x77, 15));
+    let key = format!("sk-proj-{}", alnum(rest, 0x88, 20));
+    let path: String = text
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '/' | '-' | '.'))
+        .take(48)
+        .collect();
+    let other: String = text
+        .chars()
+        .filter(char::is_ascii_alphanumeric)
+        .take(12)
+        .collect();
+    let url = format!(
+        "https://user:{password}@api.example.com/{path}?q={other}&{name}={secret}&v={key}&units=metric#{other}"
+    );
+    let message = format!("{text} error sending request for url ({url}): refused {text}");
+    for (what, out) in [
+        ("url", redact_url(&url, DEFAULT_SECRET_PARAMS)),
+        ("text", redact_urls_in_text(&message, DEFAULT_SECRET_PARAMS)),
+        ("message", safe_message(&message)),
+    ] {
+        for planted in [secret.as_str(), password.as_str(), &key[8..]] {
+            assert!(
+                !out.contains(planted),
+                "{what}: {planted} ({name}) survived in {out}"
+            );
+        }
+    }
 }
