@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 fail() { echo "check-packaging: $*" >&2; exit 1; }
 
-libs=(aitrace-core aitrace-insight aitrace-llm aitrace-tool aitrace-http aitrace)
+libs=(aitrace-core aitrace-insight aitrace-llm aitrace-tool aitrace-http aitrace-messaging aitrace-grpc aitrace)
 
 # 1. Package and verify every publishable crate. Cargo unpacks the packaged crates of its
 #    temporary registry under $CARGO_HOME/registry/src/-<hash>/ and never unpacks the
@@ -43,9 +43,9 @@ direct=$(cargo tree -p aitrace-core -e normal --depth 1 --prefix none --format '
 if grep -qx "tracing-subscriber" <<<"$direct"; then fail "aitrace-core depends on tracing-subscriber"; fi
 
 # 5. The adapters depend on core alone (not on each other, the pipeline or the reader).
-for crate in aitrace-llm aitrace-tool aitrace-http; do
+for crate in aitrace-llm aitrace-tool aitrace-http aitrace-messaging aitrace-grpc; do
     deps=$(cargo tree -p "$crate" -e normal --all-features --depth 1 --prefix none --format '{p}' | awk '{print $1}')
-    for other in aitrace aitrace-insight aitrace-llm aitrace-tool aitrace-http; do
+    for other in aitrace aitrace-insight aitrace-llm aitrace-tool aitrace-http aitrace-messaging aitrace-grpc; do
         [ "$other" = "$crate" ] && continue
         if grep -qx "$other" <<<"$deps"; then fail "$crate depends on $other"; fi
     done

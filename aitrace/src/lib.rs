@@ -118,6 +118,9 @@ pub use pipeline::{
 /// The shared ground of the instrumentation (`aitrace-core`): conventions, usage,
 /// cost, content policy, span emission, run totals.
 pub use aitrace_core as core;
+/// gRPC client and server layers for tonic (`aitrace-grpc`).
+#[cfg(feature = "grpc")]
+pub use aitrace_grpc as grpc;
 /// HTTP client and server spans with W3C propagation (`aitrace-http`).
 #[cfg(feature = "http")]
 pub use aitrace_http as http;
@@ -129,6 +132,9 @@ pub use aitrace_llm as llm;
 /// MCP client and server spans, trace context in `params._meta` (`aitrace-mcp`).
 #[cfg(feature = "mcp")]
 pub use aitrace_mcp as mcp;
+/// Message-queue producer and consumer spans, NATS built in (`aitrace-messaging`).
+#[cfg(feature = "messaging")]
+pub use aitrace_messaging as messaging;
 /// Tool-call and agent-run spans (`aitrace-tool`).
 #[cfg(feature = "tool")]
 pub use aitrace_tool as tool;

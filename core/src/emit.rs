@@ -44,7 +44,7 @@ use std::borrow::Cow;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use opentelemetry::trace::{
-    Span as _, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
+    Link, Span as _, SpanContext, SpanKind, Status, TraceContextExt, Tracer, TracerProvider as _,
 };
 use opentelemetry::{Context, InstrumentationScope, KeyValue};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -120,6 +120,19 @@ impl OtelSpan {
         kind: SpanKind,
         attributes: Vec<KeyValue>,
     ) -> OtelSpan {
+        OtelSpan::start_with_links(parent, name, kind, attributes, Vec::new())
+    }
+
+    /// Starts a span with an explicit parent and links to other spans' contexts (e.g.
+    /// a batch consumer linking every message's creation context). Links are set at
+    /// start, where samplers see them; invalid contexts are skipped.
+    pub fn start_with_links(
+        parent: &Context,
+        name: impl Into<Cow<'static, str>>,
+        kind: SpanKind,
+        attributes: Vec<KeyValue>,
+        links: Vec<SpanContext>,
+    ) -> OtelSpan {
         if !is_active() {
             return OtelSpan::off(parent.clone());
         }
@@ -135,7 +148,14 @@ impl OtelSpan {
         let builder = tracer
             .span_builder(name.clone())
             .with_kind(kind.clone())
-            .with_attributes(attributes.clone());
+            .with_attributes(attributes.clone())
+            .with_links(
+                links
+                    .iter()
+                    .filter(|l| l.is_valid())
+                    .map(|l| Link::with_context(l.clone()))
+                    .collect(),
+            );
         let span = tracer.build_with_context(builder, parent);
         if span.is_recording() {
             return OtelSpan {
@@ -158,6 +178,9 @@ impl OtelSpan {
             if cx.span().span_context().is_sampled() {
                 for kv in attributes {
                     ts.set_attribute(kv.key, kv.value);
+                }
+                for link in links.into_iter().filter(|l| l.is_valid()) {
+                    ts.add_link(link);
                 }
                 return OtelSpan {
                     state: State::Tracing(ts, cx),

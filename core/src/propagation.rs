@@ -121,3 +121,49 @@ impl Extractor for BoundedExtractor<'_> {
         }
     }
 }
+
+/// The longest `traceparent` read: a W3C one is 55 characters, anything much longer is
+/// not one.
+pub const MAX_TRACEPARENT_LEN: usize = 128;
+/// The longest other propagation value read (`tracestate`, `baggage`, ...).
+pub const MAX_VALUE_LEN: usize = 8192;
+
+/// An [`Extractor`] over untrusted input (message headers, request metadata) that
+/// hides oversized values, so a broken or hostile peer's headers start a new trace
+/// instead of costing time or memory.
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// use aitrace_core::propagation::{self, Bounded};
+/// use opentelemetry::trace::TraceContextExt;
+///
+/// let mut headers = HashMap::new();
+/// headers.insert("traceparent".to_string(), "0".repeat(100_000));
+/// let cx = propagation::extract(&Bounded(&headers));
+/// assert!(!cx.span().span_context().is_valid());
+/// ```
+#[derive(Clone, Copy)]
+pub struct Bounded<'a>(pub &'a dyn Extractor);
+
+impl std::fmt::Debug for Bounded<'_> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_tuple("Bounded").finish_non_exhaustive()
+    }
+}
+
+impl Extractor for Bounded<'_> {
+    fn get(&self, key: &str) -> Option<&str> {
+        let value = self.0.get(key)?;
+        let limit = if key.eq_ignore_ascii_case("traceparent") {
+            MAX_TRACEPARENT_LEN
+        } else {
+            MAX_VALUE_LEN
+        };
+        (value.len() <= limit).then_some(value)
+    }
+
+    fn keys(&self) -> Vec<&str> {
+        self.0.keys()
+    }
+}

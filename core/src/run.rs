@@ -347,6 +347,18 @@ impl Run {
         });
     }
 
+    /// Adds the totals of work done elsewhere (e.g. a consumer in another process that
+    /// the run travelled to with a message) to this run and every enclosing run.
+    pub fn record_totals(&self, other: &RunTotals) {
+        self.update(|t| {
+            t.usage += other.usage;
+            t.cost += other.cost;
+            t.llm_calls += other.llm_calls;
+            t.calls_without_cost += other.calls_without_cost;
+            t.tool_calls += other.tool_calls;
+        });
+    }
+
     /// Adds one tool call to this run and every enclosing run.
     pub fn record_tool_call(&self) {
         self.update(|t| t.tool_calls += 1);

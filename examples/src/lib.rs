@@ -2,6 +2,8 @@
 //! end-to-end tests run exactly what the demo runs.
 //!
 //! - `agent-demo` (the README's first command): [`demo`].
+//! - `job-worker`: the worker process of [`jobs`] (HTTP -> agent -> NATS -> worker ->
+//!   Python gRPC worker, one trace).
 //! - `quickstart`: setup, usage and cost with no service at all.
 //! - `reqwest_client`, `axum_server`, `tower_llm_client`, `async_openai_client`,
 //!   `tool_executor`: one focused example per crate.
@@ -9,6 +11,7 @@
 #![deny(missing_docs)]
 
 pub mod demo;
+pub mod jobs;
 
 // The workspace README's examples compile (it is not part of any published crate).
 #[cfg(doctest)]

@@ -1,6 +1,7 @@
 //! Running the demo scenario against Phoenix and reading its spans back.
 #![allow(dead_code)]
 
+pub mod peers;
 pub mod receiver;
 
 use std::time::{Duration, Instant};
