@@ -207,11 +207,9 @@ impl CallRecorder {
                 }
             }
         }
-        let attrs_for_details = if config.content.mode().on_events() && logs::is_installed() {
-            attrs.clone()
-        } else {
-            Vec::new()
-        };
+        // The details event repeats the start attributes: kept only when it will be sent.
+        let attrs_for_details =
+            (config.content.mode().on_events() && logs::is_installed()).then(|| attrs.clone());
         let span = OtelSpan::start(name, SpanKind::Client, attrs);
         let recorder = CallRecorder {
             span,
@@ -232,12 +230,12 @@ impl CallRecorder {
         };
         let mut recorder = recorder;
         if recorder.span.is_recording() {
-            if recorder.config.content.mode().on_events() && logs::is_installed() {
-                recorder.details = Some(Box::new(Details {
-                    attributes: attrs_for_details,
+            recorder.details = attrs_for_details.map(|attributes| {
+                Box::new(Details {
+                    attributes,
                     content: Vec::new(),
-                }));
-            }
+                })
+            });
             recorder.capture_request(info);
         }
         recorder
