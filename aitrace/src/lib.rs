@@ -60,6 +60,18 @@
 //! lost spans counted, and shutting down waits at most
 //! [`Telemetry::shutdown_timeout`] even when the collector is gone.
 //!
+//! What the collector answers is taken at its word (OTLP/HTTP): a `429`/`503` with
+//! `Retry-After` (seconds or a date, up to 10 minutes) is waited out, however much longer
+//! than the export timeout, and the batch sent again (the SDK alone would give it up
+//! and send the next one into the same overload); meanwhile nothing is sent and new
+//! spans wait in the bounded queue. Shutting down ends the wait. Only spans the
+//! collector confirmed count as [`ExportStats::exported`]: those its `partial_success`
+//! rejected are [`ExportStats::rejected`] (lost), and those sent to an endpoint that
+//! answered `2xx` with something other than an OTLP response (a web UI's HTML page) are
+//! [`ExportStats::unconfirmed`]; each case is logged once. Over gRPC the SDK's own
+//! handling stays: `RetryInfo` is honoured within the export timeout, a longer delay
+//! loses the batch (counted as failed).
+//!
 //! Sampling: `OTEL_TRACES_SAMPLER`/`_ARG` or [`Telemetry::sampling_ratio`]; whatever
 //! the sampler, spans started in a force-sampled context ([`core::sampling`], or a
 //! request with the server layer's force-sample header) are recorded.

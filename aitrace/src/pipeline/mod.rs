@@ -2,6 +2,7 @@
 //! guard here; the local files, the log line format, the bounded export queue, the
 //! force-sampling sampler and the exit summary in their own modules.
 
+mod collector;
 mod file;
 mod log;
 mod queue;
@@ -15,7 +16,7 @@ use std::time::{Duration, Instant};
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
 use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
-use opentelemetry_otlp::WithExportConfig;
+use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
@@ -27,6 +28,7 @@ use tracing_subscriber::layer::SubscriberExt;
 use tracing_subscriber::util::SubscriberInitExt;
 use tracing_subscriber::{EnvFilter, Layer};
 
+use collector::{ObservedClient, Signal};
 pub use file::{FileLogExporter, FileMetricExporter, FileSpanExporter, Rotation};
 use queue::{Counters, CountingExporter, CountingProcessor};
 pub use queue::{ExportMonitor, ExportStats};
@@ -373,8 +375,12 @@ impl Telemetry {
         let mut recent = None;
         match &exporter {
             Exporter::Otlp { endpoint, protocol } => {
-                let span_exporter =
-                    build_otlp_span_exporter(endpoint.as_deref(), *protocol, self.export_timeout)?;
+                let span_exporter = build_otlp_span_exporter(
+                    endpoint.as_deref(),
+                    *protocol,
+                    self.export_timeout,
+                    &counters,
+                )?;
                 tracer_builder =
                     tracer_builder.with_span_processor(bounded(span_exporter, batch, &counters));
                 if metrics_on {
@@ -382,6 +388,7 @@ impl Telemetry {
                         endpoint.as_deref(),
                         *protocol,
                         self.export_timeout,
+                        &counters,
                     )?;
                     meter_builder = meter_builder.with_periodic_exporter(metric_exporter);
                 }
@@ -390,6 +397,7 @@ impl Telemetry {
                         endpoint.as_deref(),
                         *protocol,
                         self.export_timeout,
+                        &counters,
                     )?;
                     logger_builder = logger_builder.with_batch_exporter(log_exporter);
                 }
@@ -625,11 +633,12 @@ where
 /// An OTLP exporter of one signal over either transport: the span and metric
 /// exporters have the same builders but no common trait, hence a macro.
 macro_rules! otlp_exporter {
-    ($name:ident, $exporter:ty, $what:literal, $http_path:literal) => {
+    ($name:ident, $exporter:ty, $signal:expr, $what:literal, $http_path:literal) => {
         fn $name(
             endpoint: Option<&str>,
             protocol: Protocol,
             timeout: Duration,
+            counters: &Counters,
         ) -> Result<$exporter, SetupError> {
             let err = |e: opentelemetry_otlp::ExporterBuildError| SetupError::Exporter {
                 what: $what,
@@ -644,8 +653,23 @@ macro_rules! otlp_exporter {
                     b.build().map_err(err)
                 }
                 Protocol::HttpProtobuf => {
+                    // Our client under the SDK's exporter: honours Retry-After, reads
+                    // what the collector answered (see `collector`).
+                    let outcome =
+                        ($signal == Signal::Traces).then(|| Arc::clone(&counters.outcome));
+                    let client = ObservedClient::new(
+                        $signal,
+                        timeout,
+                        Arc::clone(&counters.collector),
+                        outcome,
+                    )
+                    .map_err(|message| SetupError::Exporter {
+                        what: $what,
+                        message,
+                    })?;
                     let mut b = <$exporter>::builder()
                         .with_http()
+                        .with_http_client(client)
                         .with_protocol(opentelemetry_otlp::Protocol::HttpBinary)
                         .with_timeout(timeout);
                     if let Some(e) = endpoint {
@@ -661,18 +685,21 @@ macro_rules! otlp_exporter {
 otlp_exporter!(
     build_otlp_span_exporter,
     opentelemetry_otlp::SpanExporter,
+    Signal::Traces,
     "OTLP span",
     "/v1/traces"
 );
 otlp_exporter!(
     build_otlp_metric_exporter,
     opentelemetry_otlp::MetricExporter,
+    Signal::Metrics,
     "OTLP metric",
     "/v1/metrics"
 );
 otlp_exporter!(
     build_otlp_log_exporter,
     opentelemetry_otlp::LogExporter,
+    Signal::Logs,
     "OTLP log",
     "/v1/logs"
 );
@@ -882,6 +909,8 @@ impl TelemetryGuard {
 /// metrics and logs in parallel (the meter provider takes no timeout of its own), then
 /// the totals of what was lost, logged once.
 fn shutdown(inner: &Installed) {
+    // A collector's quiet period (Retry-After) ends now for every signal.
+    inner.counters.collector.close();
     if inner.logger_provider.is_some() {
         aitrace_core::logs::uninstall();
     }
@@ -908,8 +937,17 @@ fn shutdown(inner: &Installed) {
             dropped = stats.dropped(),
             queue_full = stats.dropped_queue_full,
             export_failed = stats.dropped_export_failed,
+            rejected = stats.rejected,
             exported = stats.exported,
             "spans were lost during this run"
+        );
+    }
+    if stats.unconfirmed > 0 {
+        tracing::warn!(
+            target: "aitrace::export",
+            unconfirmed = stats.unconfirmed,
+            exported = stats.exported,
+            "spans were sent to an endpoint that did not answer as an OTLP collector"
         );
     }
 }

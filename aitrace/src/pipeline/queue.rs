@@ -12,7 +12,9 @@
 //!   ours and counted.
 //! - [`CountingExporter`] releases the spans of a batch from the count as the batch
 //!   leaves the queue, and counts the spans of batches that failed to export (after the
-//!   exporter's own retries and timeout).
+//!   exporter's own retries and timeout), and, from what an OTLP/HTTP collector answered
+//!   ([`collector`](super::collector)), the spans it rejected and those no collector
+//!   confirmed.
 //!
 //! Memory stays bounded by `max_queue_size` waiting spans plus the one batch being
 //! exported. The first queue-full drop is logged, once (not per span); a failing
@@ -28,6 +30,8 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::trace::{Span, SpanData, SpanExporter, SpanProcessor};
 use opentelemetry_sdk::Resource;
 
+use super::collector::{Collector, Outcome};
+
 /// What the export queue did so far: read with
 /// [`TelemetryGuard::export_stats`](super::TelemetryGuard::export_stats).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -37,8 +41,18 @@ pub struct ExportStats {
     pub max_queue_size: usize,
     /// Spans waiting for export now (at most `max_queue_size`).
     pub queued: usize,
-    /// Spans the exporter accepted.
+    /// Spans the collector confirmed: it answered with an OTLP export response (over
+    /// OTLP/HTTP; over gRPC, an OK status) and did not report them rejected.
     pub exported: u64,
+    /// Spans the collector reported rejected in its answer (`partial_success`): lost.
+    pub rejected: u64,
+    /// Spans sent to an OTLP/HTTP endpoint that answered `2xx` with something that is
+    /// not an OTLP export response (an HTML page, say: a web UI or a proxy, not a
+    /// collector): nobody confirmed storing them. Not counted as exported or dropped.
+    pub unconfirmed: u64,
+    /// Times the collector answered `429`/`503` with `Retry-After` (OTLP/HTTP): the
+    /// exporter waited as asked and sent the batch again.
+    pub throttled: u64,
     /// Spans dropped because the queue was full (the collector was slow or away).
     pub dropped_queue_full: u64,
     /// Spans lost because their batch failed to export (after retries and timeout).
@@ -50,10 +64,13 @@ pub struct ExportStats {
 }
 
 impl ExportStats {
-    /// Every span lost, whatever the reason.
+    /// Every span lost, whatever the reason (queue full, export failed, rejected by the
+    /// collector, ended after shutdown). [`unconfirmed`](Self::unconfirmed) spans are
+    /// not in it: whether they were lost is not known.
     pub fn dropped(&self) -> u64 {
         self.dropped_queue_full
             .saturating_add(self.dropped_export_failed)
+            .saturating_add(self.rejected)
             .saturating_add(self.dropped_after_shutdown)
     }
 }
@@ -88,6 +105,8 @@ pub(crate) struct Counters {
     max_queue_size: usize,
     queued: AtomicUsize,
     exported: AtomicU64,
+    rejected: AtomicU64,
+    unconfirmed: AtomicU64,
     dropped_queue_full: AtomicU64,
     dropped_export_failed: AtomicU64,
     dropped_after_shutdown: AtomicU64,
@@ -100,6 +119,10 @@ pub(crate) struct Counters {
     failing: AtomicBool,
     /// Spans lost since the current outage began, for the recovery log line.
     lost_in_outage: AtomicU64,
+    /// The collector's answers (OTLP/HTTP): its quiet periods, shared by all signals.
+    pub(crate) collector: Arc<Collector>,
+    /// What the collector said of the span export in progress.
+    pub(crate) outcome: Arc<Outcome>,
 }
 
 impl Counters {
@@ -115,6 +138,9 @@ impl Counters {
             max_queue_size: self.max_queue_size,
             queued: self.queued.load(Ordering::Relaxed),
             exported: self.exported.load(Ordering::Relaxed),
+            rejected: self.rejected.load(Ordering::Relaxed),
+            unconfirmed: self.unconfirmed.load(Ordering::Relaxed),
+            throttled: self.collector.throttled(),
             dropped_queue_full: self.dropped_queue_full.load(Ordering::Relaxed),
             dropped_export_failed: self.dropped_export_failed.load(Ordering::Relaxed),
             dropped_after_shutdown: self.dropped_after_shutdown.load(Ordering::Relaxed),
@@ -149,9 +175,15 @@ impl Counters {
 
     fn export_done(&self, spans: usize, result: &OTelSdkResult) {
         let spans = spans as u64;
+        let (not_otlp, rejected) = self.outcome.take();
         match result {
+            Ok(()) if not_otlp => {
+                self.unconfirmed.fetch_add(spans, Ordering::Relaxed);
+            }
             Ok(()) => {
-                self.exported.fetch_add(spans, Ordering::Relaxed);
+                let rejected = rejected.min(spans);
+                self.rejected.fetch_add(rejected, Ordering::Relaxed);
+                self.exported.fetch_add(spans - rejected, Ordering::Relaxed);
                 if self.failing.swap(false, Ordering::Relaxed) {
                     let lost = self.lost_in_outage.swap(0, Ordering::Relaxed);
                     tracing::info!(
@@ -180,6 +212,7 @@ impl Counters {
 
     pub(crate) fn begin_shutdown(&self) {
         self.shut_down.store(true, Ordering::Relaxed);
+        self.collector.close();
     }
 }
 
@@ -246,6 +279,7 @@ impl<E: SpanExporter> SpanExporter for CountingExporter<E> {
             .fetch_update(Ordering::AcqRel, Ordering::Acquire, |q| {
                 Some(q.saturating_sub(spans))
             });
+        self.counters.outcome.reset();
         let result = self.inner.export(batch).await;
         self.counters.export_done(spans, &result);
         result

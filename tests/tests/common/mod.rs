@@ -111,10 +111,15 @@ pub async fn run_scenario(
         .metrics(false)
         .init()
         .expect("telemetry setup");
+    let monitor = telemetry.export_monitor().expect("telemetry is on");
     let answer = demo::run(DemoOptions { question, content })
         .await
         .expect("the demo scenario runs");
     telemetry.shutdown();
+    // Phoenix answers as an OTLP collector: every span confirmed, none lost.
+    let stats = monitor.stats();
+    assert!(stats.exported > 0, "{stats:?}");
+    assert_eq!((stats.unconfirmed, stats.dropped()), (0, 0), "{stats:?}");
     answer
 }
 
