@@ -429,7 +429,7 @@ impl ResponseObserver {
     /// Whether the body has said all it had to say: dropping it now is a normal end.
     fn said_everything(&self) -> bool {
         match &self.mode {
-            Mode::Sse { acc, .. } => acc.completed(),
+            Mode::Sse { acc, .. } => acc.answered(),
             // A complete JSON document (a chunked body read to its last byte whose
             // end the caller never polled for).
             Mode::Json { buf } => {

@@ -215,6 +215,8 @@ pub struct StreamState {
     limit: usize,
     capture: bool,
     done: bool,
+    /// `message_delta` said why the message stopped.
+    stop_reason_seen: bool,
     error: Option<(String, String)>,
 }
 
@@ -228,6 +230,7 @@ impl StreamState {
             limit: super::DEFAULT_CAPTURE_LIMIT,
             capture,
             done: false,
+            stop_reason_seen: false,
             error: None,
         }
     }
@@ -285,6 +288,7 @@ impl StreamAccumulator for StreamState {
             "message_delta" => {
                 if let Some(reason) = e.delta.and_then(|d| d.stop_reason) {
                     self.info.finish_reasons = vec![reason];
+                    self.stop_reason_seen = true;
                 }
                 if let Some(u) = e.usage {
                     self.merge_usage(u)?;
@@ -318,6 +322,10 @@ impl StreamAccumulator for StreamState {
 
     fn completed(&self) -> bool {
         self.done
+    }
+
+    fn answered(&self) -> bool {
+        self.done || self.stop_reason_seen
     }
 
     fn closed(&self) -> bool {
@@ -359,13 +367,20 @@ mod tests {
             r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"lo"}}"#,
         ))
         .unwrap();
+        assert!(
+            !s.answered(),
+            "no stop reason yet: dropping now is a cancellation"
+        );
         s.on_event(ev(r#"{"type":"message_delta","delta":{"stop_reason":"end_turn"},"usage":{"output_tokens":15}}"#)).unwrap();
+        // The answer is whole (a caller may stop reading here), the stream is not over.
+        assert!(s.answered());
+        assert!(!s.completed() && !s.closed());
         s.on_event(ev(
             r#"{"type":"message_delta","delta":{},"usage":{"output_tokens":42}}"#,
         ))
         .unwrap();
         s.on_event(ev(r#"{"type":"message_stop"}"#)).unwrap();
-        assert!(s.completed());
+        assert!(s.completed() && s.answered());
         let info = s.finish();
         assert_eq!(info.usage, Some(Usage::from_anthropic(20, 100, 5, 42)));
         assert_eq!(info.finish_reasons, ["end_turn"]);

@@ -212,6 +212,14 @@ pub trait StreamAccumulator: Send + Sync {
     /// the stream from here on ended it normally, and a stream that ends before this
     /// is incomplete.
     fn completed(&self) -> bool;
+    /// Whether the answer is whole, so that a caller dropping the stream from here on
+    /// ended it normally. The same as [`completed`](Self::completed), except where a
+    /// format says everything before its terminal event: Anthropic's `message_delta`
+    /// with a `stop_reason` carries the final usage, and `message_stop` adds nothing
+    /// (rig stops reading there). A stream that *ends* there is still incomplete.
+    fn answered(&self) -> bool {
+        self.completed()
+    }
     /// Whether the stream's terminal event was seen: the call ends there, and
     /// nothing after it counts. Formats with no terminal event (Gemini) never close.
     fn closed(&self) -> bool {
