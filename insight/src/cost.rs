@@ -130,11 +130,12 @@ impl Totals {
         self.unpriced_calls += other.unpriced_calls;
     }
 
-    /// Totals over a trace's inference spans (context spans left out).
+    /// Totals over a trace's LLM calls ([`Trace::counted_calls`]: context spans and
+    /// wrappers of another inference span left out).
     pub fn of_trace(trace: &Trace) -> Totals {
         let mut totals = Totals::default();
-        for s in &trace.spans {
-            if !s.context && s.span.is_inference() {
+        for (s, counted) in trace.spans.iter().zip(trace.counted_calls()) {
+            if counted {
                 totals.add_call(&s.span);
             }
         }
@@ -308,12 +309,13 @@ impl CostReport {
             let mut calls: Vec<Option<Totals>> = vec![None; trace.spans.len()];
             let mut trace_totals = Totals::default();
             let mut failed_spans = 0;
+            let counted = trace.counted_calls();
             for (i, s) in trace.spans.iter().enumerate() {
                 if s.context {
                     continue;
                 }
                 failed_spans += usize::from(s.span.is_error());
-                if !s.span.is_inference() {
+                if !counted[i] {
                     continue;
                 }
                 let mut one = Totals::default();

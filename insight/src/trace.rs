@@ -213,6 +213,41 @@ impl Trace {
         }
     }
 
+    /// Which spans count as LLM calls in totals: the inference spans with no inference
+    /// span below them. A framework's own `chat` span around ours (rig's, say) reports
+    /// the same call's usage again; only the innermost of nested ones is counted, so a
+    /// call is never counted twice. Indexed like [`spans`](Self::spans).
+    ///
+    /// ```
+    /// use aitrace_insight::Trace;
+    /// use aitrace_insight::tracefile::parse_lines;
+    ///
+    /// let span = |id: &str, parent: &str| format!(
+    ///     r#"{{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"{id}","parentSpanId":"{parent}","name":"chat","startTimeUnixNano":"1","endTimeUnixNano":"2","attributes":[{{"key":"gen_ai.operation.name","value":{{"stringValue":"chat"}}}}]}}"#);
+    /// let text = format!(r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{},{}]}}]}}]}}"#,
+    ///     span("00000000000000a1", ""), span("00000000000000b1", "00000000000000a1"));
+    /// let traces = Trace::group(parse_lines(text.as_bytes()).spans);
+    /// assert_eq!(traces[0].counted_calls(), [false, true]);
+    /// ```
+    pub fn counted_calls(&self) -> Vec<bool> {
+        // Children come after their parent (depth-first order): walking backwards,
+        // every span is seen before its parent.
+        let mut below = vec![false; self.spans.len()];
+        for i in (0..self.spans.len()).rev() {
+            let s = &self.spans[i];
+            if let Some(p) = s.parent {
+                if below[i] || (!s.context && s.span.is_inference()) {
+                    below[p] = true;
+                }
+            }
+        }
+        self.spans
+            .iter()
+            .zip(below)
+            .map(|(s, below)| !s.context && s.span.is_inference() && !below)
+            .collect()
+    }
+
     /// Earliest start of the trace's spans (0 when empty).
     pub fn start_unix_nano(&self) -> u64 {
         self.spans

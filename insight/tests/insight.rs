@@ -378,7 +378,9 @@ fn parent_cycles_end_and_every_span_is_shown_once() {
         );
     }
     assert_eq!(out.matches("(cycle)").count(), 2, "{out}");
-    assert_eq!(CostReport::new(&traces).total.llm_calls, 3);
+    // The three chat spans nest (one > two > three, the loop cut): one call, counted
+    // at the innermost (a framework's span around ours is the same call).
+    assert_eq!(CostReport::new(&traces).total.llm_calls, 1);
     assert_nested(
         serde_json::from_str::<Value>(&chrome::to_string(&traces)).expect("JSON")["traceEvents"]
             .as_array()
