@@ -77,7 +77,8 @@
 //! request with the server layer's force-sample header) are recorded.
 //!
 //! Also read: `OTEL_SERVICE_NAME`, `OTEL_RESOURCE_ATTRIBUTES`, `OTEL_BSP_*`,
-//! `AITRACE_OPENINFERENCE` and `RUST_LOG` for the log layer and the bridge (default
+//! `AITRACE_OPENINFERENCE`, `AITRACE_SPAN_FILTER` (which `tracing` spans are exported,
+//! default `info`) and `RUST_LOG` for the log layer and the bridge (default
 //! `info`). A builder sets the same things from code (code wins over the environment):
 //!
 //! ```no_run

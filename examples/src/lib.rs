@@ -7,13 +7,18 @@
 //! - `quickstart`: setup, usage and cost with no service at all.
 //! - `reqwest_client`, `axum_server`, `tower_llm_client`, `async_openai_client`,
 //!   `tool_executor`: one focused example per crate.
+//! - `rig_agent` (feature `rig`): a rig agent traced through the middleware, [`rig_demo`].
 #![forbid(unsafe_code)]
 #![deny(missing_docs)]
 
 pub mod demo;
 pub mod jobs;
+#[cfg(feature = "rig")]
+pub mod rig_demo;
 
 // The workspace README's examples compile (it is not part of any published crate).
-#[cfg(doctest)]
+// Its rig section needs the rig crates: the README is doctested with `rig` on (CI runs
+// the doctests with every feature).
+#[cfg(all(doctest, feature = "rig"))]
 #[doc = include_str!("../../README.md")]
 struct ReadmeDoctests;

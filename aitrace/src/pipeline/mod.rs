@@ -117,6 +117,7 @@ pub struct Telemetry {
     install_subscriber: bool,
     log_layer: bool,
     log_filter: Option<String>,
+    span_filter: Option<String>,
     sampling_ratio: Option<f64>,
     max_queue_size: Option<usize>,
     scheduled_delay: Option<Duration>,
@@ -140,6 +141,7 @@ impl Default for Telemetry {
             install_subscriber: true,
             log_layer: true,
             log_filter: None,
+            span_filter: None,
             sampling_ratio: None,
             max_queue_size: None,
             scheduled_delay: None,
@@ -216,6 +218,23 @@ impl Telemetry {
     /// Filter of the log layer, `RUST_LOG` syntax (default: `RUST_LOG`, else `info`).
     pub fn log_filter(mut self, filter: impl Into<String>) -> Self {
         self.log_filter = Some(filter.into());
+        self
+    }
+
+    /// Which `tracing` spans (yours and your libraries') the installed subscriber
+    /// exports, `RUST_LOG` syntax (else `AITRACE_SPAN_FILTER`, else `info`). AITrace's
+    /// own layers are not `tracing` spans and are not filtered by it. For example, a
+    /// framework's spans that double ours (rig's `chat` spans):
+    ///
+    /// ```no_run
+    /// # fn main() -> Result<(), aitrace::SetupError> {
+    /// let _guard = aitrace::Telemetry::builder()
+    ///     .span_filter("info,rig::agent_chat=off,rig::completions=off")
+    ///     .init()?;
+    /// # Ok(()) }
+    /// ```
+    pub fn span_filter(mut self, filter: impl Into<String>) -> Self {
+        self.span_filter = Some(filter.into());
         self
     }
 
@@ -495,8 +514,13 @@ impl Telemetry {
                     .event_format(log::TraceIdFormat::default())
                     .with_filter(EnvFilter::new(filter))
             });
+            let span_filter = self
+                .span_filter
+                .clone()
+                .or_else(|| non_empty_env("AITRACE_SPAN_FILTER"))
+                .unwrap_or_else(|| "info".to_owned());
             tracing_subscriber::registry()
-                .with(otel_layer.with_filter(tracing_subscriber::filter::LevelFilter::INFO))
+                .with(otel_layer.with_filter(EnvFilter::new(span_filter)))
                 .with(log_layer)
                 .with(bridge)
                 .try_init()

@@ -326,25 +326,26 @@ impl ResponseObserver {
                 if acc.closed() {
                     // The call is over at its terminal event, however long the caller
                     // keeps the body.
-                    self.end();
+                    self.end(false);
                     return;
                 }
             }
         }
         if self.content_length == Some(self.received) {
-            self.end();
+            self.end(false);
         }
     }
 
     /// The body ended normally.
     pub(crate) fn on_end(mut self) {
-        self.end();
+        self.end(false);
     }
 
     /// Finishes the call from what the body said. Called at the body's end, once a
     /// body of known length has been read whole, at a stream's terminal event, and
-    /// when a body that said all it had to say is dropped.
-    fn end(&mut self) {
+    /// when a body that said all it had to say is `dropped` (then a stream whose
+    /// answer is whole ended normally, whatever came after it).
+    fn end(&mut self, dropped: bool) {
         let Some(mut recorder) = self.recorder.take() else {
             return;
         };
@@ -387,7 +388,8 @@ impl ResponseObserver {
                 acc,
                 parse_error,
             } => {
-                let cut = parser.finish() && !acc.closed();
+                let answered = dropped && acc.answered();
+                let cut = parser.finish() && !acc.closed() && !answered;
                 let oversized = parser.oversized_events();
                 if oversized > 0 {
                     recorder.note(KeyValue::new(
@@ -399,7 +401,7 @@ impl ResponseObserver {
                     recorder.note(KeyValue::new(c::AITRACE_RESPONSE_PARSE_ERROR, *marker));
                 }
                 let stream_error = acc.stream_error();
-                let completed = acc.completed();
+                let completed = acc.completed() || answered;
                 let mut info = acc.finish();
                 match stream_error {
                     Some((kind, message)) => recorder.finish(Outcome::Error {
@@ -464,7 +466,7 @@ impl Drop for ResponseObserver {
     /// (async-openai drops a stream at `data: [DONE]`), a cancellation otherwise.
     fn drop(&mut self) {
         if self.recorder.is_some() && self.said_everything() {
-            self.end();
+            self.end(true);
             return;
         }
         if let Some(recorder) = self.recorder.take() {
