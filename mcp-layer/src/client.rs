@@ -25,7 +25,7 @@ use serde_json::Value;
 
 use crate::attributes::{Outcome, Target};
 use crate::meta;
-use crate::metrics::{self, Side};
+use crate::metrics::{self, SessionClock, Side};
 
 /// Where the server is, as the conventions record it.
 #[derive(Debug, Clone, Default)]
@@ -103,11 +103,23 @@ fn host_and_port(url: &str) -> (Option<String>, Option<i64>) {
 ///
 /// When an `execute_tool` span of aitrace-tool's `ToolLayer` is current for the same
 /// tool, the MCP attributes go on that span instead of a second one.
+///
+/// A `TracedPeer` and its clones are one session for `mcp.client.session.duration`:
+/// from the first one's creation to the last one's drop (make it when the client has
+/// connected, drop it when you close the client), recorded once it sent a request.
 #[derive(Debug, Clone)]
 pub struct TracedPeer {
     peer: Peer<RoleClient>,
     endpoint: Arc<Endpoint>,
     policy: Arc<ContentPolicy>,
+    session: Arc<ClientSession>,
+}
+
+/// The session the peers share: when it began, and its clock.
+#[derive(Debug)]
+struct ClientSession {
+    created: Instant,
+    clock: SessionClock,
 }
 
 impl TracedPeer {
@@ -117,6 +129,10 @@ impl TracedPeer {
             peer,
             endpoint: Arc::default(),
             policy: Arc::new(ContentPolicy::from_env()),
+            session: Arc::new(ClientSession {
+                created: Instant::now(),
+                clock: SessionClock::new(Side::Client),
+            }),
         }
     }
 
@@ -204,6 +220,9 @@ impl TracedPeer {
         let target = Target::of(&request);
         let parent = Context::current();
         let common = self.common_attributes();
+        self.session
+            .clock
+            .begin(self.session.created, common.clone());
         let mut attributes = target.attributes(true);
         attributes.extend(common.iter().cloned());
         if let Some(id) = &self.endpoint.session_id {

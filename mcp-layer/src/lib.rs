@@ -14,7 +14,9 @@
 //! - [`TracedServer`] (server): a SERVER span per handled request, parented on that
 //!   context, with the handler's own work (LLM calls, HTTP) nested under it.
 //! - The `mcp.client.operation.duration` and `mcp.server.operation.duration`
-//!   histograms.
+//!   histograms, and `mcp.client.session.duration` / `mcp.server.session.duration`
+//!   (a client session: from the first `TracedPeer` to the drop of its last clone; a
+//!   server session: from `initialize` to the handler's drop).
 //!
 //! Tool arguments and results (`gen_ai.tool.call.arguments`/`.result`) are recorded
 //! only when the content policy says so (span modes), redacted and cut.

@@ -32,7 +32,7 @@ use serde_json::Value;
 
 use crate::attributes::{Outcome, Target};
 use crate::meta;
-use crate::metrics::{self, Side};
+use crate::metrics::{self, SessionClock, Side};
 
 /// A traced MCP server: wraps the handler once, where it is served.
 ///
@@ -58,10 +58,26 @@ use crate::metrics::{self, Side};
 /// context in the HTTP headers is the parent when `_meta` has none, and a link when
 /// it differs. The handler runs with the span as the current context, so its own
 /// LLM calls and HTTP requests nest under it.
-#[derive(Debug, Clone)]
+///
+/// Each instance is one session for `mcp.server.session.duration`: from its
+/// `initialize` to its drop (rmcp drops the handler when the session ends; over
+/// streamable HTTP, the service factory makes one per session). A clone is a new
+/// instance, with a session of its own.
+#[derive(Debug)]
 pub struct TracedServer<S> {
     inner: S,
     policy: Arc<ContentPolicy>,
+    session: SessionClock,
+}
+
+impl<S: Clone> Clone for TracedServer<S> {
+    fn clone(&self) -> Self {
+        TracedServer {
+            inner: self.inner.clone(),
+            policy: Arc::clone(&self.policy),
+            session: SessionClock::new(Side::Server),
+        }
+    }
 }
 
 impl<S> TracedServer<S> {
@@ -70,6 +86,7 @@ impl<S> TracedServer<S> {
         TracedServer {
             inner,
             policy: Arc::new(ContentPolicy::from_env()),
+            session: SessionClock::new(Side::Server),
         }
     }
 
@@ -252,12 +269,36 @@ macro_rules! traced {
 impl<H: ServerHandler> ServerHandler for TracedServer<H> {
     traced!(ping, "ping", ());
     traced!(discover, "server/discover", DiscoverResult);
-    traced!(
-        initialize,
-        "initialize",
-        InitializeRequestParams,
-        InitializeResult
-    );
+
+    /// Traced like the others; its success begins the session.
+    fn initialize(
+        &self,
+        request: InitializeRequestParams,
+        context: RequestContext<RoleServer>,
+    ) -> impl Future<Output = Result<InitializeResult, ErrorData>> + MaybeSendFuture + '_ {
+        let began = Instant::now();
+        let transport = transport(&context.extensions).attributes;
+        async move {
+            let result = self
+                .traced(
+                    Target::method("initialize"),
+                    context,
+                    None,
+                    move |cx| self.inner.initialize(request, cx),
+                    ok,
+                )
+                .await;
+            if let Ok(r) = &result {
+                let mut attributes = transport;
+                attributes.push(KeyValue::new(
+                    c::MCP_PROTOCOL_VERSION,
+                    r.protocol_version.to_string(),
+                ));
+                self.session.begin(began, attributes);
+            }
+            result
+        }
+    }
     traced!(
         complete,
         "completion/complete",

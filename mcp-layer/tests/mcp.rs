@@ -501,6 +501,82 @@ async fn operation_durations_are_measured_on_both_sides() {
     }
 }
 
+/// Both sides record the session's duration when it ends: the client when its last
+/// `TracedPeer` is dropped, the server when rmcp drops the handler (the client went).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn session_durations_are_measured_on_both_sides() {
+    let (client, mcp) = over_pipe(Weather::new().await).await;
+    // The version the two sides agreed on.
+    let version = client
+        .peer_info()
+        .expect("initialized")
+        .protocol_version
+        .to_string();
+    let with = [
+        ("network.transport", "pipe"),
+        ("mcp.protocol.version", version.as_str()),
+    ];
+    let before = ["mcp.client.session.duration", "mcp.server.session.duration"]
+        .map(|m| histogram_count_sum(m, &with));
+    let _ = in_agent(async { mcp.call_tool(weather_call()).await }).await;
+    // The session is open: nothing recorded yet.
+    assert_eq!(
+        histogram_count_sum("mcp.client.session.duration", &with),
+        before[0]
+    );
+    drop(mcp);
+    client.cancel().await.expect("the client closes");
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let now = ["mcp.client.session.duration", "mcp.server.session.duration"]
+            .map(|m| histogram_count_sum(m, &with));
+        if now[0] > before[0] && now[1] > before[1] {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "session durations not recorded: before {before:?}, now {now:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// The summed `count` of `metric` points whose attributes include every pair (and no
+/// `mcp.session.id`: the session metrics keep their series few).
+fn histogram_count_sum(metric: &str, with: &[(&str, &str)]) -> u64 {
+    let t = telemetry();
+    t.meters.force_flush().expect("flush");
+    let mut count = 0;
+    // The in-memory exporter keeps every export (cumulative points): the last one.
+    if let Some(rm) = t.metrics.get_finished_metrics().expect("metrics").last() {
+        for m in rm.scope_metrics().flat_map(|s| s.metrics()) {
+            if m.name() != metric {
+                continue;
+            }
+            let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data() else {
+                panic!("{metric} is an f64 histogram");
+            };
+            for point in h.data_points() {
+                assert!(
+                    point
+                        .attributes()
+                        .all(|kv| kv.key.as_str() != "mcp.session.id"),
+                    "{metric} has a session id attribute"
+                );
+                let matches = with.iter().all(|(k, v)| {
+                    point
+                        .attributes()
+                        .any(|kv| kv.key.as_str() == *k && kv.value.as_str() == *v)
+                });
+                if matches {
+                    count += point.count();
+                }
+            }
+        }
+    }
+    count
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arguments_and_results_are_captured_on_request() {
     use aitrace::core::content::{CaptureMode, ContentPolicy};
