@@ -1,0 +1,73 @@
+// The causal flow of an agent run: request -> agent -> LLM call -> the tool calls it
+// asked for -> their results -> the next LLM call -> answer, as a sequence in lanes,
+// with what flowed along each arrow. A tool call links to the LLM output that asked
+// for it and back.
+
+import { el, note } from './dom.js';
+import * as fmt from './format.js';
+
+const LANES = { request: 0, answer: 0, agent: 1, llm: 2, tool: 3 };
+const LANE_NAMES = ['request / answer', 'agent', 'LLM calls', 'tool calls'];
+
+/** The flow `flow` (GET .../flow); `onSelect(spanId)` opens a span's context. */
+export function renderFlow(flow, { onSelect, selected }) {
+  const steps = flow.steps || [];
+  if (steps.length === 0) return note('no agent flow in this trace', 'muted', 'flow-empty');
+  const indexOf = (ref) => (typeof ref === 'number' ? ref : steps.findIndex((s) => s.span_id === ref));
+  const incoming = new Map();
+  for (const edge of flow.edges || []) {
+    const to = indexOf(edge.to);
+    if (to < 0) continue;
+    if (!incoming.has(to)) incoming.set(to, []);
+    incoming.get(to).push({ ...edge, fromIndex: indexOf(edge.from) });
+  }
+  const cards = [];
+  const focusStep = (index) => {
+    const card = cards[index];
+    if (!card) return;
+    for (const c of cards) c.classList.remove('flash');
+    card.classList.add('flash');
+    card.scrollIntoView({ block: 'nearest' });
+    onSelect(steps[index].span_id);
+  };
+
+  const rows = steps.map((step, i) => {
+    const lane = LANES[step.kind] ?? 1;
+    const asked = step.kind === 'llm' ? steps.map((s, j) => [s, j]).filter(([s]) => s.kind === 'tool' && s.asked_by === step.span_id) : [];
+    const askedBy = step.asked_by ? steps.findIndex((s) => s.kind === 'llm' && s.span_id === step.asked_by) : -1;
+    const arrows = (incoming.get(i) || []).filter((e) => e.label);
+    const card = el('div', {
+      class: ['flow-card', `fk-${step.kind}`, step.error && 'is-error', selected === step.span_id && 'selected'],
+      testid: 'flow-step', data: { kind: step.kind, spanId: step.span_id || '', toolCallId: step.tool_call_id || '', index: String(i) },
+      role: 'button', tabindex: '0',
+      on: { click: () => onSelect(step.span_id), keydown: (e) => { if (e.key === 'Enter') onSelect(step.span_id); } },
+    },
+    el('div', { class: 'flow-head' },
+      el('span', { class: 'flow-kind' }, step.kind),
+      el('span', { class: 'strong', testid: 'flow-label' }, step.label || ''),
+      step.error ? el('span', { class: 'flag error' }, '✖ error') : null),
+    el('div', { class: 'flow-facts muted' },
+      `+${fmt.duration(step.offset_ns)} · ${fmt.duration(step.duration_ns)}`,
+      step.tokens != null ? ` · ${fmt.count(step.tokens)} tok` : '',
+      step.cost_usd != null ? ` · ${fmt.cost(step.cost_usd)}` : '',
+      step.tool_call_id ? el('span', { class: 'mono' }, ` · ${step.tool_call_id}`) : null),
+    step.carries ? el('div', { class: 'flow-carries', testid: 'flow-carries' }, step.carries) : null,
+    asked.length ? el('div', { class: 'flow-links' }, 'asked for: ', asked.map(([s, j]) => el('button', {
+      type: 'button', class: 'link', testid: 'flow-asked',
+      on: { click: (e) => { e.stopPropagation(); focusStep(j); } },
+    }, `${s.label || 'tool'} →`))) : null,
+    askedBy >= 0 ? el('div', { class: 'flow-links' }, el('button', {
+      type: 'button', class: 'link', testid: 'flow-asked-by',
+      on: { click: (e) => { e.stopPropagation(); focusStep(askedBy); } },
+    }, `← asked by ${steps[askedBy].label || 'the LLM call'}`)) : null);
+    cards[i] = card;
+    return el('div', { class: 'flow-row' },
+      arrows.length || i > 0 ? el('div', { class: 'flow-arrow', style: { gridColumn: `${lane + 1}` } },
+        arrows.map((e) => el('span', { class: 'arrow-label', testid: 'flow-edge' }, `${e.fromIndex >= 0 && e.fromIndex !== i - 1 ? `from ${steps[e.fromIndex].label || steps[e.fromIndex].kind}: ` : ''}${e.label}`))) : null,
+      el('div', { class: 'flow-cell', style: { gridColumn: `${lane + 1}` } }, card));
+  });
+
+  return el('div', { class: 'flow', testid: 'flow' },
+    el('div', { class: 'flow-lanes' }, LANE_NAMES.map((name) => el('div', { class: 'lane-name' }, name))),
+    rows);
+}
