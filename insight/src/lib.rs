@@ -47,6 +47,8 @@ pub mod time;
 mod trace;
 pub mod tracefile;
 pub mod tree;
+#[cfg(feature = "view")]
+pub mod view;
 
 pub use cost::{CostReport, Totals};
 pub use filter::Filter;
