@@ -736,18 +736,15 @@ async fn otlp_traces(
         }
         Err(r) => return r.into_response(),
     }
-    let response = ExportTraceServiceResponse::default();
     if protobuf {
+        let response = ExportTraceServiceResponse::default();
         (
             [(header::CONTENT_TYPE, "application/x-protobuf")],
             Body::from(prost::Message::encode_to_vec(&response)),
         )
             .into_response()
     } else {
-        (
-            [(header::CONTENT_TYPE, "application/json")],
-            serde_json::to_string(&response).unwrap_or_else(|_| "{}".to_owned()),
-        )
-            .into_response()
+        // A full success: no `partialSuccess` (the spec leaves it out).
+        ([(header::CONTENT_TYPE, "application/json")], "{}").into_response()
     }
 }
