@@ -44,7 +44,7 @@ export function mountCompare(root, params) {
       el('header', { class: 'cmp-head' },
         el('h1', {}, 'Compare traces'),
         el('div', { class: 'cmp-sides' }, side('A', params.a, a, 'compare-a'), side('B', params.b, b, 'compare-b'),
-          el('div', { class: 'cmp-side totals', testid: 'compare-totals' }, el('div', { class: 'strong' }, 'B − A'), deltaFacts(data.totals || data.totals_delta || {}))),
+          el('div', { class: 'cmp-side totals', testid: 'compare-totals' }, el('div', { class: 'strong' }, 'B − A'), deltaFacts((data.totals && data.totals.delta) || data.totals || {}))),
         el('div', { class: 'muted', testid: 'compare-counts' },
           `${rows.length} aligned spans: ${counts.same} same, ${counts.changed} changed, ${counts.only_a} only in A, ${counts.only_b} only in B`)),
       el('div', { class: 'cmp-table' },
@@ -86,7 +86,7 @@ function sign(n) {
 
 function brief(span) {
   if (!span) return el('div', { class: 'cmp-cell muted' }, '—');
-  const tokens = (span.input_tokens != null || span.output_tokens != null) ? ` · ${fmt.compact(span.input_tokens ?? 0)}→${fmt.compact(span.output_tokens ?? 0)} tok` : '';
+  const tokens = (span.input_tokens || span.output_tokens) ? ` · ${fmt.compact(span.input_tokens ?? 0)}→${fmt.compact(span.output_tokens ?? 0)} tok` : '';
   const money = span.cost_usd != null ? ` · ${fmt.cost(span.cost_usd)}` : '';
   return el('div', { class: ['cmp-cell', span.error && 'error-text'] }, `${fmt.duration(span.duration_ns)}${tokens}${money}`, span.error ? ' ✖' : '');
 }

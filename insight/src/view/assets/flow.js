@@ -13,13 +13,25 @@ const LANE_NAMES = ['request / answer', 'agent', 'LLM calls', 'tool calls'];
 export function renderFlow(flow, { onSelect, selected }) {
   const steps = flow.steps || [];
   if (steps.length === 0) return note('no agent flow in this trace', 'muted', 'flow-empty');
-  const indexOf = (ref) => (typeof ref === 'number' ? ref : steps.findIndex((s) => s.span_id === ref));
+  // Edges name steps by index or by span id; a span id can name two steps (the request
+  // and the answer are the root span), so an edge goes to the step right after its
+  // source when there is one, else to the first step of that span after the source.
+  const resolve = (edge) => {
+    if (typeof edge.from === 'number' && typeof edge.to === 'number') return [edge.from, edge.to];
+    const froms = steps.map((s, i) => (s.span_id === edge.from ? i : -1)).filter((i) => i >= 0);
+    const tos = steps.map((s, i) => (s.span_id === edge.to ? i : -1)).filter((i) => i >= 0);
+    for (const t of tos) if (froms.includes(t - 1)) return [t - 1, t];
+    const from = froms.length ? froms[0] : -1;
+    return [from, tos.find((t) => t > from) ?? tos[0] ?? -1];
+  };
   const incoming = new Map();
   for (const edge of flow.edges || []) {
-    const to = indexOf(edge.to);
+    const [from, to] = resolve(edge);
     if (to < 0) continue;
+    // "asked for" is shown as the tool step's link to the LLM call instead.
+    if (from !== to - 1 && from >= 0 && steps[to].asked_by === steps[from].span_id) continue;
     if (!incoming.has(to)) incoming.set(to, []);
-    incoming.get(to).push({ ...edge, fromIndex: indexOf(edge.from) });
+    incoming.get(to).push({ ...edge, fromIndex: from });
   }
   const cards = [];
   const focusStep = (index) => {

@@ -105,6 +105,11 @@ export function mountList(root, params, ctx) {
       state.total = body.total;
       filters.setOptions(body.services || [], body.models || []);
       renderStatus();
+      // The server lists while its first pass over the files runs: ask again until done.
+      if (body.ready === false && page === 0) {
+        clearTimeout(state.readyTimer);
+        state.readyTimer = setTimeout(() => { delete state.pages.get(0)?.loading; fetchPage(0, generation).catch(() => {}); }, 500);
+      }
       if (totalChanged) rows.setCount(state.total);
       else rows.refresh();
     }, (err) => {
@@ -176,7 +181,8 @@ export function mountList(root, params, ctx) {
     const files = meta.files || [];
     const truncated = files.filter((f) => f.truncated).length;
     replace(status,
-      el('span', { testid: 'trace-total' }, `${fmt.count(state.total)} traces`),
+      meta.ready === false ? el('span', { class: 'warn-text', testid: 'indexing' }, 'indexing… ') : null,
+      el('span', { testid: 'trace-total' }, `${fmt.count(state.total)} trace${state.total === 1 ? '' : 's'}`),
       ` · ${files.length} file${files.length === 1 ? '' : 's'}`,
       meta.bad_lines ? el('span', { class: 'warn-text', testid: 'bad-lines', title: files.filter((f) => f.bad_lines).map((f) => `${f.path}: ${f.bad_lines}`).join('\n') }, ` · ${fmt.count(meta.bad_lines)} bad lines skipped`) : null,
       truncated ? el('span', { class: 'warn-text' }, ` · ${truncated} truncated file${truncated === 1 ? '' : 's'}`) : null);
@@ -205,7 +211,7 @@ export function mountList(root, params, ctx) {
         fetchPage(page, generation).catch(() => {});
       }
     },
-    destroy() { rows.destroy(); },
+    destroy() { clearTimeout(state.readyTimer); rows.destroy(); },
   };
 }
 

@@ -151,7 +151,8 @@ export function mountTrace(root, params, ctx) {
       if (next.span && next.span !== state.selected) select(next.span, { replaceUrl: false });
     },
     live(event) {
-      if (!event.changed || !event.changed.includes(state.traceId) || liveTimer) return;
+      const mine = event.rebuilt || (event.changed || []).includes(state.traceId);
+      if (!mine || liveTimer) return;
       // At most one reload per 300 ms while spans keep arriving.
       liveTimer = setTimeout(async () => {
         liveTimer = null;

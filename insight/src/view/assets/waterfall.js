@@ -209,9 +209,10 @@ export function createWaterfall({ onSelect }) {
       toggleButton,
       el('span', { class: ['op', kindClass(span)] }, opLabel(span)),
       el('span', { class: 'name', testid: 'span-name' }, span.name),
-      span.model ? el('span', { class: 'model' }, span.model) : null,
+      modelLabel(span),
       span.error ? el('span', { class: 'flag error', testid: 'flag-error' }, '✖ error') : null,
-      span.cancelled ? el('span', { class: 'flag cancelled', testid: 'flag-cancelled' }, '⊘ cancelled') : null),
+      span.cancelled ? el('span', { class: 'flag cancelled', testid: 'flag-cancelled' }, '⊘ cancelled') : null,
+      span.orphan ? el('span', { class: 'flag orphan', testid: 'flag-orphan', title: 'its parent span is not in the files' }, 'orphan') : null),
     el('div', { class: 'wf-badges' }, badges(span)),
     el('div', { class: 'wf-time' }, bar, label));
   }
@@ -296,7 +297,10 @@ function badges(span) {
   if (b.cost_usd != null) out.push(el('span', { class: 'badge cost', testid: 'badge-cost' }, fmt.cost(b.cost_usd)));
   if (b.ttft_ms != null) out.push(el('span', { class: 'badge ttft', testid: 'badge-ttft', title: 'time to first token' }, `TTFT ${Math.round(b.ttft_ms)} ms`));
   const r = span.rollup;
-  if (r && (r.llm_calls || r.tool_calls || r.input_tokens || r.output_tokens)) {
+  // The Σ of a subtree that holds more than this span's own call (an LLM call's HTTP
+  // child adds nothing worth a second badge).
+  const own = kindClass(span) === 'k-llm' || kindClass(span) === 'k-tool' ? 1 : 0;
+  if (r && (r.llm_calls || 0) + (r.tool_calls || 0) > own) {
     const tokens = (r.input_tokens || 0) + (r.output_tokens || 0);
     out.push(el('span', {
       class: 'badge rollup', testid: 'rollup',
@@ -306,11 +310,21 @@ function badges(span) {
   return out;
 }
 
+// The model, unless the span name already says it (`chat gpt-4o-mini` for the model
+// `gpt-4o-mini-2024-07-18`).
+function modelLabel(span) {
+  if (!span.model) return null;
+  const named = String(span.name).split(' ').pop();
+  if (String(span.name).includes(span.model) || (named && span.model.startsWith(named))) return null;
+  return el('span', { class: 'model' }, span.model);
+}
+
 function spanTitle(span) {
   const lines = [span.name, `${fmt.duration(span.duration_ns)} at +${fmt.duration(span.start_offset_ns)}`];
   if (span.service) lines.push(`service: ${span.service}`);
   if (span.critical) lines.push('on the critical path');
-  if (span.error) lines.push(`error: ${span.status_message || ''}`);
+  if (span.error) lines.push(`error: ${span.error_text || span.status_message || ''}`);
+  if (span.orphan) lines.push('its parent span is not in the files');
   if (span.cancelled) lines.push('cancelled');
   return lines.join('\n');
 }
