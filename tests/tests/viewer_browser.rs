@@ -49,14 +49,17 @@ async fn viewer_in_a_real_browser() {
     let dir = TempDir::new("viewer-browser");
     let traces = dir.path().join("traces");
 
-    // Two demo runs (Paris, then Tokyo), content captured; the first prompt carries HTML.
-    let (paris, _) = run_demo(
+    // Two demo runs to compare (Paris, then Tokyo) and one whose prompt carries HTML,
+    // content captured.
+    let (paris, _) = run_demo(&traces, "What is the weather in Paris?".to_owned()).await;
+    let (planted, _) = run_demo(
         &traces,
         format!("What is the weather in Paris? {PROMPT_PAYLOAD}"),
     )
     .await;
     let (tokyo, trace_file) = run_demo(&traces, "What is the weather in Tokyo?".to_owned()).await;
     assert_ne!(paris.trace_id, tokyo.trace_id);
+    assert_ne!(paris.trace_id, planted.trace_id);
 
     let mut options = ViewOptions::new(vec![traces.clone()]);
     options.trace_dir = traces.clone();
@@ -68,7 +71,12 @@ async fn viewer_in_a_real_browser() {
     let driver = ChromeDriver::start(&driver_path);
     let client = driver.connect(&dir.path().join("profile")).await;
     let shots = Screenshots::new();
-    let result = checks(&client, &base, &paris, &tokyo, &trace_file, &shots).await;
+    let runs = Runs {
+        paris,
+        tokyo,
+        planted,
+    };
+    let result = checks(&client, &base, &runs, &trace_file, &shots).await;
     if result.is_err() {
         // What the page showed when it failed, for the log.
         shots.save(&client, "failure").await;
@@ -84,11 +92,15 @@ async fn viewer_in_a_real_browser() {
 async fn checks(
     client: &Client,
     base: &str,
-    paris: &AgentAnswer,
-    tokyo: &AgentAnswer,
+    runs: &Runs,
     trace_file: &Path,
     shots: &Screenshots,
 ) -> Result<(), String> {
+    let Runs {
+        paris,
+        tokyo,
+        planted,
+    } = runs;
     // The list: one row per demo run, with its summary.
     client
         .goto(base)
@@ -120,7 +132,7 @@ async fn checks(
         "list row tokens",
         &row,
     )?;
-    expect(row["total"] == "2 traces", "list total", &row)?;
+    expect(row["total"] == "3 traces", "list total", &row)?;
     shots.save(client, "list").await;
 
     // The waterfall: the demo's tree, each row under the row of its parent.
@@ -197,7 +209,7 @@ async fn checks(
     )?;
     shots.save(client, "waterfall").await;
 
-    // A chat span: its conversation, with the planted HTML shown as text.
+    // A chat span: its conversation.
     let first_chat = rows[2]["id"].as_str().unwrap_or_default().to_owned();
     click(
         client,
@@ -224,16 +236,6 @@ async fn checks(
     expect(
         text.contains("helpful weather assistant"),
         "the system instructions",
-        &conversation,
-    )?;
-    expect(
-        text.contains(PROMPT_PAYLOAD),
-        "the planted prompt HTML, as text",
-        &conversation,
-    )?;
-    expect(
-        conversation["planted"] == 0,
-        "no element made from the prompt",
         &conversation,
     )?;
     let roles = conversation["roles"]
@@ -331,6 +333,7 @@ async fn checks(
         }
     }
     expect(at == order.len(), "the flow's steps in order", &flow)?;
+    shots.save(client, "flow").await;
     click(
         client,
         "[data-testid=flow-step][data-kind=tool] [data-testid=flow-asked-by]",
@@ -343,7 +346,6 @@ async fn checks(
         vec![json!(first_chat)],
     )
     .await?;
-    shots.save(client, "flow").await;
 
     // Compare the two runs: ticked in the list, aligned, the prompts' words diffed.
     client
@@ -390,6 +392,53 @@ async fn checks(
         &compare,
     )?;
     shots.save(client, "compare").await;
+
+    // HTML planted in a prompt: shown as text in the conversation and the flow.
+    client
+        .goto(&format!("{base}#/trace/{}", planted.trace_id))
+        .await
+        .map_err(|e| e.to_string())?;
+    click(client, "[data-testid=span-row][data-operation=chat]").await?;
+    let shown = wait_js(
+        client,
+        "const c = document.querySelector('[data-testid=context] [data-testid=conversation]');
+         return c ? {text: c.textContent, planted: document.querySelectorAll('#main img, #main script').length} : null;",
+        vec![],
+    )
+    .await?;
+    expect(
+        shown["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(PROMPT_PAYLOAD)),
+        "the planted prompt HTML, as text",
+        &shown,
+    )?;
+    expect(
+        shown["planted"] == 0,
+        "no element made from the prompt",
+        &shown,
+    )?;
+    click(client, "[data-testid=tab-flow]").await?;
+    let carried = wait_js(
+        client,
+        "const c = [...document.querySelectorAll('[data-testid=flow-carries]')].map(e => e.textContent);
+         return c.length ? {carries: c, planted: document.querySelectorAll('#main img, #main script').length} : null;",
+        vec![],
+    )
+    .await?;
+    expect(
+        carried["carries"].as_array().is_some_and(|c| {
+            c.iter()
+                .any(|t| t.as_str().is_some_and(|t| t.contains(PROMPT_PAYLOAD)))
+        }),
+        "the planted question carried in the flow, as text",
+        &carried,
+    )?;
+    expect(
+        carried["planted"] == 0,
+        "no element made in the flow",
+        &carried,
+    )?;
 
     // Live: a span appended to the trace file appears in the open waterfall without a
     // reload, its HTML name shown as text.
@@ -751,6 +800,14 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The demo runs the checks look at.
+struct Runs {
+    paris: AgentAnswer,
+    tokyo: AgentAnswer,
+    /// Asked a question with HTML in it.
+    planted: AgentAnswer,
+}
+
 fn expect(ok: bool, what: &str, seen: &Value) -> Result<(), String> {
     if ok {
         Ok(())
@@ -959,7 +1016,7 @@ impl ChromeDriver {
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                          "--no-first-run", "--disable-background-networking",
                          "--disable-component-update", "--disable-sync",
-                         "--disable-dev-shm-usage", "--window-size=1400,900",
+                         "--disable-dev-shm-usage", "--window-size=1400,1000",
                          format!("--user-data-dir={}", profile.display())],
             }),
         );
@@ -989,6 +1046,17 @@ impl Drop for ChromeDriver {
         let _ = self.child.wait();
     }
 }
+
+/// The screenshots that `AITRACE_UPDATE_SCREENSHOTS=1` copies to `docs/screenshots/`.
+const README_VIEWS: &[&str] = &[
+    "list",
+    "waterfall",
+    "context",
+    "state",
+    "flow",
+    "compare",
+    "live",
+];
 
 /// Where the screenshots go.
 struct Screenshots {
@@ -1028,7 +1096,8 @@ impl Screenshots {
         };
         let file = format!("viewer-{name}.png");
         std::fs::write(self.dir.join(&file), &png).expect("write the screenshot");
-        if let (Some(docs), false) = (&self.docs, name == "failure") {
+        // The README shows the demo's main views.
+        if let (Some(docs), true) = (&self.docs, README_VIEWS.contains(&name)) {
             std::fs::write(docs.join(&file), &png).expect("write the README screenshot");
         }
     }

@@ -29,7 +29,7 @@ export function renderFlow(flow, { onSelect, selected }) {
     const [from, to] = resolve(edge);
     if (to < 0) continue;
     // "asked for" is shown as the tool step's link to the LLM call instead.
-    if (from !== to - 1 && from >= 0 && steps[to].asked_by === steps[from].span_id) continue;
+    if (from >= 0 && steps[to].asked_by === steps[from].span_id && (edge.label === 'asked for' || from !== to - 1)) continue;
     if (!incoming.has(to)) incoming.set(to, []);
     incoming.get(to).push({ ...edge, fromIndex: from });
   }

@@ -183,7 +183,7 @@ export function createWaterfall({ onSelect }) {
     const length = to - from;
     const left = ((span.start_offset_ns - from) / length) * 100;
     const width = (span.duration_ns / length) * 100;
-    const classes = ['wf-row', span.error && 'is-error', span.cancelled && 'is-cancelled', span.critical && 'is-critical', state.selected === span.span_id && 'selected'];
+    const classes = ['wf-row', state.fresh && state.fresh.has(span.span_id) && 'is-new', span.error && 'is-error', span.cancelled && 'is-cancelled', span.critical && 'is-critical', state.selected === span.span_id && 'selected'];
     const toggleButton = hasChildren(span)
       ? el('button', {
         type: 'button', class: 'twisty', testid: 'toggle', 'aria-label': state.collapsed.has(span.span_id) ? 'expand' : 'collapse',
@@ -222,6 +222,15 @@ export function createWaterfall({ onSelect }) {
     /** Shows `trace` (keeps collapsed spans, the selection and the zoom when it is the same trace). */
     setTrace(trace) {
       const same = state.trace && state.trace.trace_id === trace.trace_id;
+      // Spans that arrived live are highlighted for a few seconds.
+      if (same) {
+        const fresh = (trace.spans || []).filter((s) => !state.index.has(s.span_id)).map((s) => s.span_id);
+        if (fresh.length) {
+          state.fresh = new Set(fresh);
+          clearTimeout(state.freshTimer);
+          state.freshTimer = setTimeout(() => { state.fresh = null; rows.refresh(); }, 4000);
+        }
+      }
       state.trace = trace;
       state.spans = trace.spans || [];
       state.index = new Map(state.spans.map((s, i) => [s.span_id, i]));
@@ -249,6 +258,7 @@ export function createWaterfall({ onSelect }) {
     },
     focus() { rows.element.focus({ preventScroll: true }); },
     destroy() {
+      clearTimeout(state.freshTimer);
       rows.destroy();
       window.removeEventListener('pointermove', onPointerMove);
       window.removeEventListener('pointerup', onPointerUp);
