@@ -23,6 +23,7 @@ use aitrace::core::content::{CaptureMode, ContentPolicy};
 use aitrace::{Exporter, Telemetry};
 use aitrace_examples::demo::{self, AgentAnswer, DemoOptions};
 use aitrace_insight::view::{ViewOptions, Viewer};
+use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
 
@@ -106,6 +107,16 @@ async fn checks(
         .goto(base)
         .await
         .map_err(|e| format!("open {base}: {e}"))?;
+    // Whatever the page does from here (same document: the app routes by hash), the
+    // Content-Security-Policy must never have to block it.
+    client
+        .execute(
+            "window.__aitrace_csp = []; document.addEventListener('securitypolicyviolation',
+               e => window.__aitrace_csp.push(`${e.violatedDirective} ${e.blockedURI}`)); return true;",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
     let row = wait_js(
         client,
         "const r = document.querySelector(`[data-testid=trace-row][data-trace-id='${arguments[0]}']`);
@@ -531,6 +542,18 @@ async fn checks(
         .await
         .map_err(|e| e.to_string())?;
     expect(ran.is_null(), "no planted script ran", &ran)?;
+    let violations = client
+        .execute(
+            "return window.__aitrace_csp || 'the page was reloaded';",
+            vec![],
+        )
+        .await
+        .map_err(|e| e.to_string())?;
+    expect(
+        violations == json!([]),
+        "no Content-Security-Policy violation",
+        &violations,
+    )?;
     Ok(())
 }
 
@@ -779,6 +802,34 @@ async fn big_checks(
         zoomed["label"].as_str().is_some_and(|l| l.contains('–')),
         "the zoomed window",
         &zoomed,
+    )?;
+
+    // Find a span by name among the 5k: typed, then Enter selects a match.
+    let find = client
+        .wait()
+        .at_most(WAIT)
+        .for_element(Locator::Css("[data-testid=find-span]"))
+        .await
+        .map_err(|e| e.to_string())?;
+    find.send_keys(&("execute_tool".to_owned() + &Key::Enter))
+        .await
+        .map_err(|e| e.to_string())?;
+    let found = wait_js(
+        client,
+        "const count = document.querySelector('[data-testid=find-count]').textContent;
+         const selected = document.querySelector('.wf-row.selected');
+         return count.includes(' of ') && selected ? {count, selected: selected.dataset.name,
+           highlighted: document.querySelectorAll('.wf-row.is-match').length} : null;",
+        vec![],
+    )
+    .await?;
+    expect(
+        found["selected"]
+            .as_str()
+            .is_some_and(|n| n.starts_with("execute_tool"))
+            && found["highlighted"].as_u64().is_some_and(|n| n > 0),
+        "the found span selected",
+        &found,
     )?;
     Ok(())
 }

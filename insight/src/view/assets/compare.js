@@ -55,7 +55,16 @@ export function mountCompare(root, params) {
     addRows();
   }
 
-  return { destroy() { destroyed = true; } };
+  let liveTimer = null;
+  return {
+    // New spans in either trace: compare again (at most every 500 ms).
+    live(event) {
+      const ids = event.changed || [];
+      if (!(event.rebuilt || ids.includes(params.a) || ids.includes(params.b)) || liveTimer) return;
+      liveTimer = setTimeout(() => { liveTimer = null; load(); }, 500);
+    },
+    destroy() { destroyed = true; clearTimeout(liveTimer); },
+  };
 }
 
 function summaryOf(side) {

@@ -24,11 +24,23 @@ export function createWaterfall({ onSelect }) {
 
   const axis = el('div', { class: 'wf-axis-ticks' });
   const zoomLabel = el('span', { class: 'muted', testid: 'zoom-label' });
+  const findCount = el('span', { class: 'muted', testid: 'find-count' });
+  const findInput = el('input', { type: 'search', placeholder: 'find span (Enter: next)', 'aria-label': 'find a span by name', testid: 'find-span', class: 'find' });
+  let findTimer = null;
+  findInput.addEventListener('input', () => { clearTimeout(findTimer); findTimer = setTimeout(() => find(findInput.value), 150); });
+  findInput.addEventListener('keydown', (event) => {
+    if (event.key !== 'Enter') return;
+    event.preventDefault();
+    // Enter right after typing: search now rather than after the pause.
+    if (findInput.value !== state.findText) { clearTimeout(findTimer); find(findInput.value); }
+    nextMatch(event.shiftKey ? -1 : 1);
+  });
   const toolbar = el('div', { class: 'toolbar wf-toolbar' },
     button('+', () => zoom(0.5), { title: 'zoom in', testid: 'zoom-in' }),
     button('−', () => zoom(2), { title: 'zoom out', testid: 'zoom-out' }),
     button('fit', () => resetView(), { title: 'show the whole trace', testid: 'zoom-reset' }),
     zoomLabel,
+    findInput, findCount,
     el('span', { class: 'spacer' }),
     button('collapse all', () => setCollapsed(state.spans.filter((s) => s.children && s.children.length).map((s) => s.span_id)), { testid: 'collapse-all' }),
     button('expand all', () => setCollapsed([]), { testid: 'expand-all' }),
@@ -137,6 +149,24 @@ export function createWaterfall({ onSelect }) {
     setView(span.start_offset_ns - pad, span.start_offset_ns + span.duration_ns + pad);
   }
 
+  // Find: the spans whose name contains the text (any case), highlighted; Enter selects
+  // the next one (Shift+Enter the previous), expanding what hides it.
+  function find(text) {
+    state.findText = text;
+    const needle = text.trim().toLowerCase();
+    state.matches = needle ? state.spans.map((s, i) => (String(s.name).toLowerCase().includes(needle) ? i : -1)).filter((i) => i >= 0) : [];
+    state.matchSet = new Set(state.matches);
+    state.matchAt = -1;
+    findCount.textContent = needle ? `${state.matches.length.toLocaleString('en-US')} found` : '';
+    rows.refresh();
+  }
+  function nextMatch(step) {
+    if (!state.matches || state.matches.length === 0) return;
+    state.matchAt = (state.matchAt + step + state.matches.length) % state.matches.length;
+    findCount.textContent = `${state.matchAt + 1} of ${state.matches.length.toLocaleString('en-US')}`;
+    onSelect(state.spans[state.matches[state.matchAt]].span_id);
+  }
+
   function hasChildren(span) {
     return span.children && span.children.length > 0;
   }
@@ -183,7 +213,7 @@ export function createWaterfall({ onSelect }) {
     const length = to - from;
     const left = ((span.start_offset_ns - from) / length) * 100;
     const width = (span.duration_ns / length) * 100;
-    const classes = ['wf-row', state.fresh && state.fresh.has(span.span_id) && 'is-new', span.error && 'is-error', span.cancelled && 'is-cancelled', span.critical && 'is-critical', state.selected === span.span_id && 'selected'];
+    const classes = ['wf-row', state.fresh && state.fresh.has(span.span_id) && 'is-new', state.matchSet && state.matchSet.has(state.index.get(span.span_id)) && 'is-match', span.error && 'is-error', span.cancelled && 'is-cancelled', span.critical && 'is-critical', state.selected === span.span_id && 'selected'];
     const toggleButton = hasChildren(span)
       ? el('button', {
         type: 'button', class: 'twisty', testid: 'toggle', 'aria-label': state.collapsed.has(span.span_id) ? 'expand' : 'collapse',
@@ -239,6 +269,7 @@ export function createWaterfall({ onSelect }) {
         state.fullView = true;
       }
       if (state.fullView) state.view = { from: 0, to: total() };
+      if (findInput.value.trim()) find(findInput.value);
       layout();
     },
     /** Marks `spanId` selected and scrolls to it (expanding its ancestors). */
