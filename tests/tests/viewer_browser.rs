@@ -37,6 +37,8 @@ const PROMPT_PAYLOAD: &str =
 const NAME_PAYLOAD: &str =
     "<img src=x onerror=\"window.__aitrace_xss='name-img'\"><script>window.__aitrace_xss='name-script'</script>";
 const WAIT: Duration = Duration::from_secs(15);
+/// Longer than the server's 64 KiB cut of attribute values.
+const LONG_VALUE: usize = 70_000;
 
 /// One browser at a time (the machine has two cores).
 static BROWSER: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
@@ -494,6 +496,31 @@ async fn checks(
     )?;
     shots.save(client, "live").await;
 
+    // Its 70 KB attribute, cut by the server, shown whole on "show all".
+    click(
+        client,
+        "[data-testid=span-row][data-span-id='00000000000e11e0']",
+    )
+    .await?;
+    click(
+        client,
+        "[data-testid=context][data-span-id='00000000000e11e0'] [data-testid=attr-row][data-key='live.long'] [data-testid=show-all]",
+    )
+    .await?;
+    let long = wait_js(
+        client,
+        "const v = document.querySelector(`[data-testid=attr-row][data-key='live.long'] .long`);
+         return v && !document.querySelector(`[data-testid=attr-row][data-key='live.long'] [data-testid=show-all]`)
+           ? {length: v.textContent.length, end: v.textContent.slice(-3)} : null;",
+        vec![],
+    )
+    .await?;
+    expect(
+        long["length"] == LONG_VALUE + 3 && long["end"] == "END",
+        "the whole long value",
+        &long,
+    )?;
+
     // A new trace whose root span name is HTML shows up live in the list, as text.
     client
         .goto(&format!("{base}#/"))
@@ -831,6 +858,23 @@ async fn big_checks(
         "the found span selected",
         &found,
     )?;
+
+    // The flow of its 3k steps is drawn a chunk at a time.
+    click(client, "[data-testid=tab-flow]").await?;
+    let flow = wait_js_for(
+        client,
+        "const steps = document.querySelectorAll('[data-testid=flow-step]').length;
+         const more = document.querySelector('[data-testid=flow-more]');
+         return steps && more ? {steps, more: more.textContent} : null;",
+        vec![],
+        BIG_WAIT,
+    )
+    .await?;
+    expect(
+        flow["steps"].as_u64().is_some_and(|n| n <= 500),
+        "a chunk of the flow",
+        &flow,
+    )?;
     Ok(())
 }
 
@@ -973,7 +1017,12 @@ fn append_span(file: &Path, trace_id: &str, name: &str, span_id: Option<&str>) {
     span["traceId"] = json!(trace_id);
     span["name"] = json!(name);
     span["kind"] = json!(1);
-    span["attributes"] = json!([{"key": "live.check", "value": {"stringValue": name}}]);
+    // A value over the server's 64 KiB cut, for "show all".
+    let long = "x".repeat(LONG_VALUE) + "END";
+    span["attributes"] = json!([
+        {"key": "live.check", "value": {"stringValue": name}},
+        {"key": "live.long", "value": {"stringValue": long}},
+    ]);
     span["events"] = json!([]);
     span["links"] = json!([]);
     span["status"] = json!({});

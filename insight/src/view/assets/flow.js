@@ -8,6 +8,7 @@ import * as fmt from './format.js';
 
 const LANES = { request: 0, answer: 0, agent: 1, llm: 2, tool: 3 };
 const LANE_NAMES = ['request / answer', 'agent', 'LLM calls', 'tool calls'];
+const CHUNK = 300;
 
 /** The flow `flow` (GET .../flow); `onSelect(spanId)` opens a span's context. */
 export function renderFlow(flow, { onSelect, selected }) {
@@ -16,10 +17,15 @@ export function renderFlow(flow, { onSelect, selected }) {
   // Edges name steps by index or by span id; a span id can name two steps (the request
   // and the answer are the root span), so an edge goes to the step right after its
   // source when there is one, else to the first step of that span after the source.
+  const bySpan = new Map(); // span id -> step indexes
+  steps.forEach((s, i) => {
+    if (!bySpan.has(s.span_id)) bySpan.set(s.span_id, []);
+    bySpan.get(s.span_id).push(i);
+  });
   const resolve = (edge) => {
     if (typeof edge.from === 'number' && typeof edge.to === 'number') return [edge.from, edge.to];
-    const froms = steps.map((s, i) => (s.span_id === edge.from ? i : -1)).filter((i) => i >= 0);
-    const tos = steps.map((s, i) => (s.span_id === edge.to ? i : -1)).filter((i) => i >= 0);
+    const froms = bySpan.get(edge.from) || [];
+    const tos = bySpan.get(edge.to) || [];
     for (const t of tos) if (froms.includes(t - 1)) return [t - 1, t];
     const from = froms.length ? froms[0] : -1;
     return [from, tos.find((t) => t > from) ?? tos[0] ?? -1];
@@ -34,7 +40,7 @@ export function renderFlow(flow, { onSelect, selected }) {
     incoming.get(to).push({ ...edge, fromIndex: from });
   }
   const cards = [];
-  const focusStep = (index) => {
+  let focusStep = (index) => {
     const card = cards[index];
     if (!card) return;
     for (const c of cards) c.classList.remove('flash');
@@ -43,10 +49,18 @@ export function renderFlow(flow, { onSelect, selected }) {
     onSelect(steps[index].span_id);
   };
 
-  const rows = steps.map((step, i) => {
+  const askedFor = new Map(); // LLM span id -> [tool step, index]
+  steps.forEach((s, j) => {
+    if (s.kind !== 'tool' || !s.asked_by) return;
+    if (!askedFor.has(s.asked_by)) askedFor.set(s.asked_by, []);
+    askedFor.get(s.asked_by).push([s, j]);
+  });
+  const llmStep = (spanId) => (bySpan.get(spanId) || []).find((j) => steps[j].kind === 'llm') ?? -1;
+
+  const row = (step, i) => {
     const lane = LANES[step.kind] ?? 1;
-    const asked = step.kind === 'llm' ? steps.map((s, j) => [s, j]).filter(([s]) => s.kind === 'tool' && s.asked_by === step.span_id) : [];
-    const askedBy = step.asked_by ? steps.findIndex((s) => s.kind === 'llm' && s.span_id === step.asked_by) : -1;
+    const asked = step.kind === 'llm' ? askedFor.get(step.span_id) || [] : [];
+    const askedBy = step.asked_by ? llmStep(step.asked_by) : -1;
     const arrows = (incoming.get(i) || []).filter((e) => e.label);
     const card = el('div', {
       class: ['flow-card', `fk-${step.kind}`, step.error && 'is-error', selected === step.span_id && 'selected'],
@@ -77,9 +91,27 @@ export function renderFlow(flow, { onSelect, selected }) {
       arrows.length || i > 0 ? el('div', { class: 'flow-arrow', style: { gridColumn: `${lane + 1}` } },
         arrows.map((e) => el('span', { class: 'arrow-label', testid: 'flow-edge' }, `${e.fromIndex >= 0 && e.fromIndex !== i - 1 ? `from ${steps[e.fromIndex].label || steps[e.fromIndex].kind}: ` : ''}${e.label}`))) : null,
       el('div', { class: 'flow-cell', style: { gridColumn: `${lane + 1}` } }, card));
-  });
+  };
 
-  return el('div', { class: 'flow', testid: 'flow' },
+  // A long run is drawn a chunk at a time.
+  const body = el('div', { class: 'flow-steps' });
+  const more = el('button', { type: 'button', class: 'link', testid: 'flow-more', on: { click: () => addSteps() } });
+  let shown = 0;
+  const addSteps = () => {
+    const end = Math.min(steps.length, shown + CHUNK);
+    for (; shown < end; shown++) body.appendChild(row(steps[shown], shown));
+    if (shown < steps.length) more.textContent = `show ${Math.min(CHUNK, steps.length - shown)} more of ${steps.length - shown} steps`;
+    else more.remove();
+  };
+  const flowNode = el('div', { class: 'flow', testid: 'flow' },
     el('div', { class: 'flow-lanes' }, LANE_NAMES.map((name) => el('div', { class: 'lane-name' }, name))),
-    rows);
+    body, more);
+  addSteps();
+  // A step further down than what is drawn: draw up to it first.
+  const focusOriginal = focusStep;
+  focusStep = (index) => {
+    while (shown <= index && shown < steps.length) addSteps();
+    focusOriginal(index);
+  };
+  return flowNode;
 }
