@@ -14,6 +14,8 @@ const ID = /^[0-9a-f]{1,32}$/;
 const store = {
   // Trace ids ticked in the list for compare (kept across pages).
   compareSelection: new Set(),
+  // The list's scroll position, kept while a trace is open.
+  listScroll: 0,
   liveEvents: 0,
 };
 

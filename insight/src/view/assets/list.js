@@ -34,6 +34,7 @@ export function mountList(root, params, ctx) {
     generation: 0,
     selected: ctx.store.compareSelection,
     meta: null,
+    restoreScroll: ctx.store.listScroll || 0,
   };
 
   const status = el('div', { class: 'list-status', testid: 'list-status' }, 'loading…');
@@ -77,6 +78,7 @@ export function mountList(root, params, ctx) {
   }
 
   function applyFilters() {
+    state.restoreScroll = 0;
     ctx.replaceParams(state.params);
     replace(header, COLUMNS.map((col) => headerCell(col)));
     state.pages.clear();
@@ -112,6 +114,11 @@ export function mountList(root, params, ctx) {
       }
       if (totalChanged) rows.setCount(state.total);
       else rows.refresh();
+      // Back from a trace: where the list was.
+      if (page === 0 && state.restoreScroll) {
+        rows.element.scrollTop = state.restoreScroll;
+        state.restoreScroll = 0;
+      }
     }, (err) => {
       if (state.pages.get(page)?.loading === loading) state.pages.delete(page);
       throw err;
@@ -211,7 +218,11 @@ export function mountList(root, params, ctx) {
         fetchPage(page, generation).catch(() => {});
       }
     },
-    destroy() { clearTimeout(state.readyTimer); rows.destroy(); },
+    destroy() {
+      ctx.store.listScroll = rows.element.scrollTop;
+      clearTimeout(state.readyTimer);
+      rows.destroy();
+    },
   };
 }
 
