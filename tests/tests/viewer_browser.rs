@@ -947,17 +947,25 @@ async fn wait_js_for(
 }
 
 /// Clicks the element (a real WebDriver click), waiting for it to exist.
+/// The page may redraw the element between finding and clicking it (virtualized rows
+/// are redrawn when data arrives): a stale element is found again.
 async fn click(client: &Client, selector: &str) -> Result<(), String> {
-    let element = client
-        .wait()
-        .at_most(WAIT)
-        .for_element(Locator::Css(selector))
-        .await
-        .map_err(|e| format!("no {selector}: {e}"))?;
-    element
-        .click()
-        .await
-        .map_err(|e| format!("click {selector}: {e}"))
+    let deadline = Instant::now() + WAIT;
+    loop {
+        let element = client
+            .wait()
+            .at_most(WAIT)
+            .for_element(Locator::Css(selector))
+            .await
+            .map_err(|e| format!("no {selector}: {e}"))?;
+        match element.click().await {
+            Ok(()) => return Ok(()),
+            Err(e) if e.is_stale_element_reference() && Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            Err(e) => return Err(format!("click {selector}: {e}")),
+        }
+    }
 }
 
 /// Runs the demo once, exporting to files under `dir`, with content captured; returns
