@@ -1069,25 +1069,35 @@ fn spans_of(line: &Value) -> Vec<Value> {
         .collect()
 }
 
-/// The chromedriver to use, or None (test skipped) when it is missing and not required.
+/// The chromedriver to use, or None (test skipped) when it or Chromium is missing and
+/// the browser is not required.
 fn chromedriver() -> Option<PathBuf> {
-    let path = std::env::var_os("AITRACE_CHROMEDRIVER")
+    let driver = std::env::var_os("AITRACE_CHROMEDRIVER")
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from("/usr/bin/chromedriver"));
-    if path.is_file() {
-        return Some(path);
-    }
+    let browser = chromium();
+    let missing = [&driver, &browser].into_iter().find(|p| !p.is_file());
+    let Some(missing) = missing else {
+        return Some(driver);
+    };
     let required = std::env::var("AITRACE_REQUIRE_BROWSER").is_ok_and(|v| v == "1");
     assert!(
         !required,
-        "AITRACE_REQUIRE_BROWSER=1 but there is no chromedriver at {} (scripts/chromium.sh install)",
-        path.display()
+        "AITRACE_REQUIRE_BROWSER=1 but {} is missing (scripts/chromium.sh install)",
+        missing.display()
     );
     println!(
-        "skipped: no chromedriver at {} (scripts/chromium.sh install; AITRACE_REQUIRE_BROWSER=1 makes this a failure)",
-        path.display()
+        "skipped: {} is missing (scripts/chromium.sh install; AITRACE_REQUIRE_BROWSER=1 makes this a failure)",
+        missing.display()
     );
     None
+}
+
+/// The Chromium binary chromedriver starts.
+fn chromium() -> PathBuf {
+    std::env::var_os("AITRACE_CHROMIUM")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from("/usr/bin/chromium"))
 }
 
 /// chromedriver on a free loopback port, killed on drop.
@@ -1113,14 +1123,13 @@ impl ChromeDriver {
 
     /// A WebDriver session of headless Chromium with a fresh profile.
     async fn connect(&self, profile: &Path) -> Client {
-        let browser =
-            std::env::var("AITRACE_CHROMIUM").unwrap_or_else(|_| "/usr/bin/chromium".to_owned());
+        let browser = chromium();
         let mut caps = serde_json::Map::new();
         caps.insert("browserName".into(), json!("chrome"));
         caps.insert(
             "goog:chromeOptions".into(),
             json!({
-                "binary": browser,
+                "binary": browser.display().to_string(),
                 "args": ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic",
                          "--no-first-run", "--disable-background-networking",
                          "--disable-component-update", "--disable-sync",
