@@ -16,12 +16,14 @@ use opentelemetry::trace::{Span as _, TraceContextExt as _, Tracer as _, TracerP
 use opentelemetry::Context;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
+#[cfg(feature = "view")]
 use serde_json::Value;
 
 /// A running `aitrace`; killed when dropped.
 struct Running {
     child: Child,
     stdout: mpsc::Receiver<String>,
+    #[cfg_attr(not(feature = "view"), allow(dead_code))]
     stderr: mpsc::Receiver<String>,
 }
 
@@ -83,6 +85,7 @@ fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
     rx
 }
 
+#[cfg(feature = "view")]
 fn get(host_port: &str, path: &str) -> Value {
     let mut stream = TcpStream::connect(host_port).expect("connect");
     write!(
