@@ -5,8 +5,7 @@
 #[path = "../../insight/tests/support/demo.rs"]
 mod demo;
 
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpStream;
+use std::io::{BufRead, BufReader, Read};
 use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
@@ -87,6 +86,8 @@ fn lines(out: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 
 #[cfg(feature = "view")]
 fn get(host_port: &str, path: &str) -> Value {
+    use std::io::Write as _;
+    use std::net::TcpStream;
     let mut stream = TcpStream::connect(host_port).expect("connect");
     write!(
         stream,
