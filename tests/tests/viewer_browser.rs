@@ -23,6 +23,7 @@ use aitrace::core::content::{CaptureMode, ContentPolicy};
 use aitrace::{Exporter, Telemetry};
 use aitrace_examples::demo::{self, AgentAnswer, DemoOptions};
 use aitrace_insight::view::{ViewOptions, Viewer};
+use fantoccini::actions::{InputSource, MouseActions, PointerAction, MOUSE_BUTTON_LEFT};
 use fantoccini::key::Key;
 use fantoccini::{Client, ClientBuilder, Locator};
 use serde_json::{json, Value};
@@ -829,6 +830,55 @@ async fn big_checks(
         zoomed["label"].as_str().is_some_and(|l| l.contains('–')),
         "the zoomed window",
         &zoomed,
+    )?;
+
+    // Dragged left on the time axis side, the window moves later in time.
+    let timeline = client
+        .find(Locator::Css(
+            "[data-testid=span-row][data-depth='0'] .wf-time",
+        ))
+        .await
+        .map_err(|e| e.to_string())?;
+    let drag = MouseActions::new("mouse".into())
+        .then(PointerAction::MoveToElement {
+            element: timeline,
+            duration: None,
+            x: 0.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Down {
+            button: MOUSE_BUTTON_LEFT,
+        })
+        .then(PointerAction::MoveBy {
+            duration: Some(Duration::from_millis(200)),
+            x: -120.0,
+            y: 0.0,
+        })
+        .then(PointerAction::Up {
+            button: MOUSE_BUTTON_LEFT,
+        });
+    client
+        .perform_actions(drag)
+        .await
+        .map_err(|e| format!("drag: {e}"))?;
+    let panned = wait_js(
+        client,
+        "const label = document.querySelector('[data-testid=zoom-label]').textContent;
+         return label !== arguments[0] ? {label} : null;",
+        vec![zoomed["label"].clone()],
+    )
+    .await?;
+    let start = |label: &Value| -> f64 {
+        label
+            .as_str()
+            .and_then(|l| l.split(' ').next())
+            .and_then(|n| n.parse().ok())
+            .unwrap_or(f64::NAN)
+    };
+    expect(
+        start(&panned["label"]) > start(&zoomed["label"]),
+        "the window panned later",
+        &json!({"before": zoomed, "after": panned}),
     )?;
 
     // Find a span by name among the 5k: typed, then Enter selects a match.

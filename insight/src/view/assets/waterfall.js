@@ -88,12 +88,14 @@ export function createWaterfall({ onSelect }) {
     const span = drag.view.to - drag.view.from;
     setView(drag.view.from - (dx / width) * span, drag.view.to - (dx / width) * span);
   }
+  // The click that ends a drag selects nothing.
+  let dragEnded = -Infinity;
   function onPointerUp() {
-    if (drag && drag.moved) {
-      // Swallow the click that ends a drag.
-      window.addEventListener('click', (e) => e.stopPropagation(), { capture: true, once: true });
-    }
+    if (drag && drag.moved) dragEnded = performance.now();
     drag = null;
+  }
+  function clickSelects() {
+    return performance.now() - dragEnded > 150;
   }
 
   rows.element.addEventListener('keydown', (event) => {
@@ -233,7 +235,7 @@ export function createWaterfall({ onSelect }) {
       class: classes, testid: 'span-row',
       data: { spanId: span.span_id, depth: String(span.depth), name: span.name, parentSpanId: span.parent_span_id || '', operation: span.operation || '', critical: span.critical ? '1' : '0', error: span.error ? '1' : '0' },
       title: spanTitle(span),
-      on: { click: () => onSelect(span.span_id), dblclick: () => zoomTo(span) },
+      on: { click: () => { if (clickSelects()) onSelect(span.span_id); }, dblclick: () => zoomTo(span) },
     },
     el('div', { class: 'wf-name', style: { paddingLeft: `${span.depth * 16 + 4}px` } },
       toggleButton,
