@@ -338,7 +338,7 @@ function badges(span) {
       `${fmt.compact(b.input_tokens ?? 0)}→${fmt.compact(b.output_tokens ?? 0)} tok`));
   }
   if (b.cost_usd != null) out.push(el('span', { class: 'badge cost', testid: 'badge-cost' }, fmt.cost(b.cost_usd)));
-  if (b.ttft_ms != null) out.push(el('span', { class: 'badge ttft', testid: 'badge-ttft', title: 'time to first token' }, `TTFT ${Math.round(b.ttft_ms)} ms`));
+  if (b.ttft_ms != null) out.push(el('span', { class: 'badge ttft', testid: 'badge-ttft', title: 'time to first token' }, `TTFT ${Math.round(b.ttft_ms)}ms`));
   const r = span.rollup;
   // The Σ of a subtree that holds more than this span's own call (an LLM call's HTTP
   // child adds nothing worth a second badge).
