@@ -60,6 +60,9 @@ export function createWaterfall({ onSelect }) {
     key: (i) => state.visible[i],
   });
   const element = el('section', { class: 'waterfall', testid: 'waterfall' }, toolbar, header, rows.element);
+  // The ticks follow the axis' width (a hidden tab has none until shown).
+  const axisObserver = new ResizeObserver(() => { if (state.trace) drawAxis(); });
+  axisObserver.observe(axis);
 
   // Zoom around the pointer with ctrl/cmd + wheel; shift + wheel pans.
   rows.element.addEventListener('wheel', (event) => {
@@ -201,9 +204,13 @@ export function createWaterfall({ onSelect }) {
   }
   function drawAxis() {
     const { from, to } = state.view;
-    const step = niceStep((to - from) / 6);
+    // About one tick per 55 px of axis.
+    const width = axis.getBoundingClientRect().width || 540;
+    const step = niceStep((to - from) / Math.max(2, Math.floor(width / 55)));
     const ticks = [];
     for (let t = Math.ceil(from / step) * step; t <= to; t += step) {
+      // A label at the very right edge would be cut.
+      if ((t - from) / (to - from) > 0.9 && ticks.length) break;
       ticks.push(el('span', { class: 'tick', style: { left: `${((t - from) / (to - from)) * 100}%` } }, fmt.duration(t)));
     }
     replace(axis, ticks);
@@ -230,7 +237,12 @@ export function createWaterfall({ onSelect }) {
       class: ['bar', kindClass(span), outside && 'outside'], testid: 'span-bar',
       style: { left: `${start}%`, width: `${end - start}%` },
     });
-    const label = el('span', { class: ['bar-label', end > 80 && 'inside'], style: end > 80 ? { right: `${100 - end}%` } : { left: `${end}%` } }, fmt.duration(span.duration_ns));
+    // The duration after the bar; near the right edge inside a wide bar, or before a
+    // narrow one.
+    const near = end > 80;
+    const inside = near && end - start > 15;
+    const labelStyle = !near ? { left: `${end}%` } : inside ? { right: `${100 - end}%` } : { right: `${100 - start}%` };
+    const label = el('span', { class: ['bar-label', inside && 'inside'], style: labelStyle }, fmt.duration(span.duration_ns));
     return el('div', {
       class: classes, testid: 'span-row',
       data: { spanId: span.span_id, depth: String(span.depth), name: span.name, parentSpanId: span.parent_span_id || '', operation: span.operation || '', critical: span.critical ? '1' : '0', error: span.error ? '1' : '0' },
@@ -291,6 +303,7 @@ export function createWaterfall({ onSelect }) {
     },
     focus() { rows.element.focus({ preventScroll: true }); },
     destroy() {
+      axisObserver.disconnect();
       clearTimeout(state.freshTimer);
       rows.destroy();
       window.removeEventListener('pointermove', onPointerMove);
