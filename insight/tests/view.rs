@@ -410,7 +410,7 @@ fn list_trace_span_flow_and_compare_of_an_exported_agent_run() {
     assert_eq!(detail["conversation"]["system_instructions"], Value::Null);
     assert_eq!(
         detail["tool_call_links"],
-        json!([{"tool_call_id": "call_1", "span_id": tool_id, "name": "get_weather"}])
+        json!([{"tool_call_id": "call_1", "span_id": tool_id, "name": "get_weather", "inferred": false}])
     );
     assert!(detail["attributes"]
         .as_array()
@@ -897,4 +897,64 @@ fn otlp_from_the_sdk_exporter_in_protobuf_and_json_is_listed_and_written() {
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("application/json"));
     assert_eq!(reply.json(), json!({}));
+}
+
+#[test]
+fn without_content_the_tool_call_is_linked_to_the_llm_call_before_it() {
+    let dir = temp_dir("no-content");
+    let (provider, _) = file_provider(&dir, "plain-svc");
+    let tracer = provider.tracer("viewer-test");
+    let agent = Context::current_with_span(tracer.start("invoke_agent plain"));
+    let mut chat = tracer.start_with_context("chat gpt-4o", &agent);
+    chat.set_attribute(KeyValue::new("gen_ai.operation.name", "chat"));
+    chat.end();
+    std::thread::sleep(Duration::from_millis(2));
+    let mut tool = tracer.start_with_context("execute_tool lookup", &agent);
+    tool.set_attribute(KeyValue::new("gen_ai.operation.name", "execute_tool"));
+    tool.end();
+    let trace_id = agent.span().span_context().trace_id().to_string();
+    agent.span().end();
+    provider.force_flush().unwrap();
+
+    let addr = start(ViewOptions::new(vec![dir]));
+    wait_for(addr, "/api/traces", |v| v["total"] == 1);
+    let flow = get_json(addr, &format!("/api/traces/{trace_id}/flow"));
+    let steps = flow["steps"].as_array().unwrap();
+    let chat = steps.iter().find(|s| s["kind"] == "llm").unwrap();
+    let tool = steps.iter().find(|s| s["kind"] == "tool").unwrap();
+    assert_eq!(tool["asked_by"], chat["span_id"]);
+    assert_eq!(tool["asked_by_inferred"], true);
+    assert_eq!(tool["carries"], "", "no content captured");
+    let detail = get_json(
+        addr,
+        &format!(
+            "/api/traces/{trace_id}/spans/{}",
+            chat["span_id"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(detail["tool_call_links"][0]["span_id"], tool["span_id"]);
+    assert_eq!(detail["tool_call_links"][0]["inferred"], true);
+    assert_eq!(detail["conversation"]["input_messages"], Value::Null);
+}
+
+#[test]
+fn bound_to_every_address_ip_literals_pass_the_host_guard_and_names_do_not() {
+    let dir = temp_dir("any-ip");
+    let mut options = ViewOptions::new(vec![dir]);
+    options.bind = "0.0.0.0:0".parse().unwrap();
+    let addr = start(options);
+    let local: SocketAddr = format!("127.0.0.1:{}", addr.port()).parse().unwrap();
+    let port = addr.port();
+    for (host, status) in [
+        (format!("192.0.2.7:{port}"), 200),
+        (format!("[2001:db8::1]:{port}"), 200),
+        (format!("192.0.2.7:{}", port.wrapping_add(1)), 403),
+        (format!("attacker.example:{port}"), 403),
+    ] {
+        assert_eq!(
+            request(local, "GET", "/api/stats", &host, &[], b"").status,
+            status,
+            "{host}"
+        );
+    }
 }

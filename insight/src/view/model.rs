@@ -296,40 +296,71 @@ impl Opened {
     }
 
     /// For a chat span, the tool spans that ran the calls it asked for; for a tool
-    /// span, the chat span that asked (matched by `gen_ai.tool.call.id`).
+    /// span, the chat span that asked. Matched by `gen_ai.tool.call.id` in the chat
+    /// span's output messages; without captured content, the LLM call that ended last
+    /// before the tool started under the same parent is taken (`inferred: true`).
     fn tool_call_links(&self, i: usize) -> Value {
         let span = &self.trace.spans[i].span;
         let mut out = Vec::new();
         if span.is_inference() {
-            for (id, name) in asked_tool_calls(span) {
-                for s in &self.trace.spans {
-                    if s.span.attr_str(c::GEN_AI_TOOL_CALL_ID) == Some(id.as_str()) {
-                        out.push(
-                            json!({"tool_call_id": id, "span_id": s.span.span_id, "name": name}),
-                        );
+            for (j, s) in self.trace.spans.iter().enumerate() {
+                if s.span.operation() != Some("execute_tool") {
+                    continue;
+                }
+                if let Some((asker, inferred)) = self.asker(j) {
+                    if asker == i {
+                        out.push(json!({
+                            "tool_call_id": s.span.attr_str(c::GEN_AI_TOOL_CALL_ID),
+                            "span_id": s.span.span_id,
+                            "name": s.span.attr_str(c::GEN_AI_TOOL_NAME).unwrap_or(&s.span.name),
+                            "inferred": inferred,
+                        }));
                     }
                 }
             }
-        } else if let Some(id) = span.attr_str(c::GEN_AI_TOOL_CALL_ID) {
-            if let Some(asker) = self.asker_of(id) {
-                out.push(json!({
-                    "tool_call_id": id,
-                    "span_id": asker.span_id,
-                    "name": asker.name,
-                }));
-            }
+        } else if let Some((asker, inferred)) = self.asker(i) {
+            let asker = &self.trace.spans[asker].span;
+            out.push(json!({
+                "tool_call_id": span.attr_str(c::GEN_AI_TOOL_CALL_ID),
+                "span_id": asker.span_id,
+                "name": asker.name,
+                "inferred": inferred,
+            }));
         }
         Value::Array(out)
     }
 
-    /// The inference span whose output asked for tool call `id`.
-    fn asker_of(&self, id: &str) -> Option<&SpanRecord> {
+    /// The LLM call that asked for tool span `i` (index in tree order), and whether
+    /// that was inferred from timing rather than read from the call's output.
+    fn asker(&self, i: usize) -> Option<(usize, bool)> {
+        let tool = &self.trace.spans[i];
+        if tool.span.operation() != Some("execute_tool") {
+            return None;
+        }
+        if let Some(id) = tool.span.attr_str(c::GEN_AI_TOOL_CALL_ID) {
+            let by_id = self.trace.spans.iter().position(|s| {
+                s.span.is_inference()
+                    && asked_tool_calls(&s.span).iter().any(|(call, _)| call == id)
+            });
+            if let Some(j) = by_id {
+                return Some((j, false));
+            }
+        }
+        // No content to match by: a chat call asks for tools only in its output, so
+        // it is the one that ended last before the tool started, under the same parent,
+        // provided it has no captured output (which would have named its calls).
         self.trace
             .spans
             .iter()
-            .map(|s| &s.span)
-            .filter(|s| s.is_inference())
-            .find(|s| asked_tool_calls(s).iter().any(|(call, _)| call == id))
+            .enumerate()
+            .filter(|(_, s)| {
+                s.parent == tool.parent
+                    && s.span.is_inference()
+                    && s.span.end_unix_nano <= tool.span.start_unix_nano
+            })
+            .max_by_key(|(_, s)| s.span.end_unix_nano)
+            .filter(|(_, s)| s.span.attr(c::GEN_AI_OUTPUT_MESSAGES).is_none())
+            .map(|(j, _)| (j, true))
     }
 
     /// `/api/traces/<id>/flow`: the agent loop as steps.
@@ -393,12 +424,17 @@ impl Opened {
                     format!("{name}({args}) -> {result}")
                 };
                 let mut item = step("tool", s, offset, short(&carries));
+                let o = item.as_object_mut().expect("an object");
                 if let Some(id) = s.attr_str(c::GEN_AI_TOOL_CALL_ID) {
-                    let o = item.as_object_mut().expect("an object");
                     o.insert("tool_call_id".into(), id.into());
-                    if let Some(asker) = self.asker_of(id) {
-                        o.insert("asked_by".into(), asker.span_id.clone().into());
-                    }
+                }
+                let asker = self.by_id.get(&s.span_id).and_then(|&i| self.asker(i));
+                if let Some((asker, inferred)) = asker {
+                    o.insert(
+                        "asked_by".into(),
+                        self.trace.spans[asker].span.span_id.clone().into(),
+                    );
+                    o.insert("asked_by_inferred".into(), inferred.into());
                 }
                 steps.push(item);
             }

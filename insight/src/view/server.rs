@@ -50,6 +50,9 @@ pub(crate) struct Shared {
     ready: AtomicBool,
     poll_interval: Duration,
     hosts: HashSet<String>,
+    /// Bound to every address (`--bind 0.0.0.0`): any IP literal with our port is
+    /// fine too (DNS rebinding needs a name).
+    any_ip: Option<Vec<u16>>,
     cache: Mutex<Vec<(String, usize, Arc<Opened>)>>,
 }
 
@@ -78,7 +81,7 @@ impl Shared {
             v4 => v4.to_string(),
         });
         let mut hosts = HashSet::new();
-        for port in ports {
+        for &port in &ports {
             for name in &names {
                 hosts.insert(format!("{name}:{port}"));
             }
@@ -92,6 +95,7 @@ impl Shared {
             ready: AtomicBool::new(false),
             poll_interval: options.poll_interval,
             hosts,
+            any_ip: ip.is_unspecified().then(|| ports.clone()),
             cache: Mutex::new(Vec::new()),
         }
     }
@@ -216,7 +220,9 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
         .get(header::HOST)
         .and_then(|h| h.to_str().ok())
         .map(str::to_ascii_lowercase);
-    let allowed = host.as_deref().is_some_and(|h| shared.hosts.contains(h));
+    let allowed = host
+        .as_deref()
+        .is_some_and(|h| shared.hosts.contains(h) || ip_literal_on(h, shared.any_ip.as_deref()));
     let mut response = if allowed {
         next.run(request).await
     } else {
@@ -240,6 +246,15 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
     );
     headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     response
+}
+
+/// Whether `host` (`ip:port` or `[ipv6]:port`) is an IP address with one of `ports`.
+fn ip_literal_on(host: &str, ports: Option<&[u16]>) -> bool {
+    let Some(ports) = ports else {
+        return false;
+    };
+    host.parse::<std::net::SocketAddr>()
+        .is_ok_and(|addr| ports.contains(&addr.port()))
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
