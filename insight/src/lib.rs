@@ -3,7 +3,7 @@
 //! Trace insight: what an agent did and what it cost, from OTLP/JSON trace files (the
 //! ones `aitrace::init()` writes when there is no collector, and the OpenTelemetry
 //! Collector's file exporter). The consumer side of AITrace: it reads, it never
-//! instruments, and it has no exporter or async runtime (except the optional [`view`]
+//! instruments, and it has no exporter or async runtime (except the optional `view`
 //! server, feature `view`).
 //!
 //! The modules depend on each other in one direction only: [`time`] and
