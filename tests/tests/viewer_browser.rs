@@ -908,6 +908,21 @@ async fn big_checks(
         "the found span selected",
         &found,
     )?;
+    // No content captured there: the tool span's link to its LLM call is by timing.
+    let inferred = wait_js(
+        client,
+        "const link = document.querySelector('[data-testid=context] [data-testid=tool-link]');
+         return link ? link.textContent : null;",
+        vec![],
+    )
+    .await?;
+    expect(
+        inferred
+            .as_str()
+            .is_some_and(|t| t.starts_with("← chat") && t.contains("inferred from timing")),
+        "the inferred link to the LLM call",
+        &inferred,
+    )?;
 
     // The flow of its 3k steps is drawn a chunk at a time.
     click(client, "[data-testid=tab-flow]").await?;

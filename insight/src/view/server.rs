@@ -54,6 +54,7 @@ pub(crate) struct Shared {
     /// fine too (DNS rebinding needs a name).
     any_ip: Option<Vec<u16>>,
     cache: Mutex<Vec<(String, usize, Arc<Opened>)>>,
+    searches: Mutex<Vec<(String, u64, HashSet<String>)>>,
 }
 
 struct OtlpFile {
@@ -97,6 +98,7 @@ impl Shared {
             hosts,
             any_ip: ip.is_unspecified().then(|| ports.clone()),
             cache: Mutex::new(Vec::new()),
+            searches: Mutex::new(Vec::new()),
         }
     }
 
@@ -136,6 +138,61 @@ impl Shared {
             }
         }
         changes
+    }
+
+    /// The traces among `rows` with `needle` in a span name or attribute. Searched on
+    /// all cores; the answers of the last few searches are kept until the index
+    /// changes (re-sorting or paging a search costs nothing).
+    fn search(&self, index: &Index, needle: &str, rows: &[&Summary]) -> HashSet<String> {
+        {
+            let cache = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+            if let Some((_, _, hits)) = cache
+                .iter()
+                .find(|(n, generation, _)| n == needle && *generation == index.generation)
+            {
+                // Cached for every trace; keep those among the rows.
+                return rows
+                    .iter()
+                    .filter(|s| hits.contains(&s.trace_id))
+                    .map(|s| s.trace_id.clone())
+                    .collect();
+            }
+        }
+        let all = rows.len() == index.traces.len();
+        let threads = std::thread::available_parallelism()
+            .map_or(1, |n| n.get())
+            .clamp(1, 4);
+        let chunk = rows.len().div_ceil(threads).max(1);
+        let hits: HashSet<String> = std::thread::scope(|scope| {
+            let workers: Vec<_> = rows
+                .chunks(chunk)
+                .map(|part| {
+                    scope.spawn(move || {
+                        part.iter()
+                            .filter(|s| {
+                                index.trace(&s.trace_id).is_some_and(|t| {
+                                    matches_text(index, &s.trace_id, &t.lines, needle)
+                                })
+                            })
+                            .map(|s| s.trace_id.clone())
+                            .collect::<Vec<_>>()
+                    })
+                })
+                .collect();
+            workers
+                .into_iter()
+                .flat_map(|w| w.join().unwrap_or_default())
+                .collect()
+        });
+        if all {
+            let mut cache = self.searches.lock().unwrap_or_else(|e| e.into_inner());
+            cache.retain(|(n, _, _)| n != needle);
+            cache.push((needle.to_owned(), index.generation, hits.clone()));
+            if cache.len() > 4 {
+                cache.remove(0);
+            }
+        }
+        hits
     }
 
     /// An opened trace (parsed once per change of its lines, a few kept).
@@ -426,11 +483,8 @@ async fn list(State(shared): State<Arc<Shared>>, Query(q): Query<ListQuery>) -> 
             })
             .collect();
         if let Some(needle) = &needle {
-            rows.retain(|s| {
-                index
-                    .trace(&s.trace_id)
-                    .is_some_and(|t| matches_text(&index, &s.trace_id, &t.lines, needle))
-            });
+            let hits = shared.search(&index, needle, &rows);
+            rows.retain(|s| hits.contains(&s.trace_id));
         }
         let key = |s: &Summary| -> (f64, u64) {
             let v = match sort.as_str() {

@@ -18,7 +18,7 @@ export function renderContext(detail, { traceId, brief = {}, onSelect }) {
   const span = { ...brief, ...detail };
   const isTool = span.operation === 'execute_tool';
   const links = detail.tool_call_links || [];
-  const linkByCall = new Map(links.map((l) => [l.tool_call_id, l]));
+  const linkByCall = new Map(links.filter((l) => l.tool_call_id).map((l) => [l.tool_call_id, l]));
   const loadFull = (key) => () => api.attribute(traceId, span.span_id, key);
   const spanLink = (spanId, label, testid) => el('button', {
     type: 'button', class: 'link', testid, data: { spanId },
@@ -29,7 +29,11 @@ export function renderContext(detail, { traceId, brief = {}, onSelect }) {
     header(span),
     links.length ? el('div', { class: 'tool-links', testid: 'tool-links' },
       el('span', { class: 'muted' }, isTool ? 'asked for by ' : 'tool calls it asked for: '),
-      links.map((l) => spanLink(l.span_id, isTool ? `← ${l.name || 'LLM call'} (${l.tool_call_id})` : `→ ${l.name || 'tool'} (${l.tool_call_id})`, 'tool-link'))) : null,
+      links.map((l) => {
+        // Without captured content the server links by timing: say so.
+        const how = l.inferred ? 'inferred from timing' : l.tool_call_id;
+        return spanLink(l.span_id, isTool ? `← ${l.name || 'LLM call'} (${how})` : `→ ${l.name || 'tool'} (${how})`, 'tool-link');
+      })) : null,
     conversation(detail.conversation, { linkByCall, spanLink, isTool }),
     detail.states && detail.states.length
       ? section('State', detail.states.length, renderStates(detail.states), 'state-section')

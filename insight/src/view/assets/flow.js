@@ -85,7 +85,7 @@ export function renderFlow(flow, { onSelect, selected }) {
     askedBy >= 0 ? el('div', { class: 'flow-links' }, el('button', {
       type: 'button', class: 'link', testid: 'flow-asked-by',
       on: { click: (e) => { e.stopPropagation(); focusStep(askedBy); } },
-    }, `← asked by ${steps[askedBy].label || 'the LLM call'}`)) : null);
+    }, `← asked by ${steps[askedBy].label || 'the LLM call'}${step.asked_by_inferred ? ' (inferred from timing)' : ''}`)) : null);
     cards[i] = card;
     return el('div', { class: 'flow-row' },
       arrows.length || i > 0 ? el('div', { class: 'flow-arrow', style: { gridColumn: `${lane + 1}` } },
