@@ -15,6 +15,10 @@ bash scripts/nats.sh install
 bash scripts/pyworker.sh install
 AITRACE_PYWORKER_PYTHON="$(bash scripts/pyworker.sh python)"
 export AITRACE_PYWORKER_PYTHON
+# Headless Chromium and chromedriver (Debian's packages) for the viewer's real-browser
+# test (tests/tests/viewer_browser.rs); required here, skipped elsewhere when missing.
+bash scripts/chromium.sh install
+export AITRACE_REQUIRE_BROWSER=1
 # Set before starting, so a Phoenix that fails to become ready is stopped too.
 trap 'bash scripts/phoenix.sh stop; bash scripts/nats.sh stop' EXIT
 bash scripts/phoenix.sh start

@@ -2,6 +2,7 @@
 //! dependency).
 
 use std::ffi::{OsStr, OsString};
+use std::net::IpAddr;
 use std::path::PathBuf;
 
 use aitrace_insight::time::parse_time;
@@ -20,6 +21,9 @@ COMMANDS:
     cost              tokens and cost per trace, per agent run, per model, per provider
     export --chrome   Chrome trace event JSON (open in https://ui.perfetto.dev or
                       chrome://tracing): one process per service, one thread per trace
+    view              a local trace viewer in the browser: trace list, waterfall,
+                      context explorer, agent state diffs, causal flow, compare, live
+                      (inputs: files and directories, default the trace directory)
     help              this text
 
 INPUT:
@@ -47,6 +51,14 @@ OPTIONS:
     --color WHEN      tree: auto (default: when writing to a terminal and NO_COLOR is
                       unset), always, never
     --width N         tree: width of the time bars (default 40; 0: no bars)
+    --follow          tree: redraw the tree of the newest (or --trace) trace as spans
+                      arrive, until Ctrl-C
+    --otlp            view: also receive OTLP/HTTP (JSON and protobuf) on /v1/traces
+                      and on 127.0.0.1:4318, written to the trace directory
+    --otlp-port N     view: the extra OTLP/HTTP port (default 4318 with --otlp; 0: none)
+    --port N          view: the port (default: a free one)
+    --bind ADDR       view: the address to listen on (default 127.0.0.1)
+    --open            view: open the URL in the browser (xdg-open / open)
     -h, --help        this text
     -V, --version     the version
 
@@ -57,6 +69,9 @@ EXIT STATUS:
 
 EXAMPLES:
     aitrace tree                                  # newest trace file in ./traces
+    aitrace tree --follow                         # the running trace, redrawn live
+    aitrace view                                  # the viewer on ./traces, live
+    aitrace view run1.jsonl dir/ --otlp           # files, dirs, and OTLP/HTTP
     aitrace tree traces/ --errors --color always | less -R
     aitrace cost --json traces/ --all | jq .total.cost_usd
     aitrace export --chrome -o trace.json traces/trace-my-agent-1763807400000-42.jsonl
@@ -69,6 +84,7 @@ pub enum Command {
     Tree,
     Cost,
     Export,
+    View,
 }
 
 /// When to color the tree.
@@ -98,6 +114,18 @@ pub struct Args {
     pub output: Option<PathBuf>,
     pub color: Color,
     pub bar_width: usize,
+    pub follow: bool,
+    pub view: ViewArgs,
+}
+
+/// The flags of `view`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ViewArgs {
+    pub otlp: bool,
+    pub otlp_port: Option<u16>,
+    pub port: Option<u16>,
+    pub bind: Option<IpAddr>,
+    pub open: bool,
 }
 
 /// What to do.
@@ -127,6 +155,9 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
     let mut color = None;
     let mut bar_width = None;
     let mut only_inputs = false;
+    let mut follow = false;
+    let mut view = ViewArgs::default();
+    let mut view_flags = false;
 
     while let Some(arg) = args.next() {
         let text = arg.to_str();
@@ -136,10 +167,11 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
                     Some("tree") => Command::Tree,
                     Some("cost") => Command::Cost,
                     Some("export") => Command::Export,
+                    Some("view") => Command::View,
                     Some("help") => return Ok(Parsed::Help),
                     _ => {
                         return Err(format!(
-                            "unknown command {:?} (commands: tree, cost, export, help)",
+                            "unknown command {:?} (commands: tree, cost, export, view, help)",
                             arg.to_string_lossy()
                         ))
                     }
@@ -174,6 +206,40 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
             "--errors" => filter.errors_only = true,
             "--json" => json = true,
             "--chrome" => chrome = true,
+            "--follow" => follow = true,
+            "--otlp" => {
+                view.otlp = true;
+                view_flags = true;
+            }
+            "--open" => {
+                view.open = true;
+                view_flags = true;
+            }
+            "--port" | "--otlp-port" => {
+                let v = value(flag)?;
+                let text = utf8(flag, &v)?;
+                let port = text
+                    .parse::<u16>()
+                    .map_err(|_| format!("{flag} {text:?}: a port number from 0 to 65535"))?;
+                if flag == "--port" {
+                    view.port = Some(port);
+                } else {
+                    view.otlp_port = Some(port);
+                }
+                view_flags = true;
+            }
+            "--bind" => {
+                let v = value(flag)?;
+                let text = utf8(flag, &v)?;
+                view.bind = Some(
+                    text.trim_matches(|c| c == '[' || c == ']')
+                        .parse()
+                        .map_err(|_| {
+                            format!("--bind {text:?}: an IP address (127.0.0.1, ::1, 0.0.0.0)")
+                        })?,
+                );
+                view_flags = true;
+            }
             "--trace" => {
                 let v = value(flag)?;
                 let id = utf8(flag, &v)?.trim().to_ascii_lowercase();
@@ -222,7 +288,15 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
         if inline.is_some()
             && matches!(
                 flag,
-                "--all" | "--errors" | "--json" | "--chrome" | "--help" | "--version"
+                "--all"
+                    | "--errors"
+                    | "--json"
+                    | "--chrome"
+                    | "--help"
+                    | "--version"
+                    | "--follow"
+                    | "--otlp"
+                    | "--open"
             )
         {
             return Err(format!("{flag} takes no value"));
@@ -230,7 +304,7 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
     }
 
     let Some(command) = command else {
-        return Err("no command given (commands: tree, cost, export, help)".to_owned());
+        return Err("no command given (commands: tree, cost, export, view, help)".to_owned());
     };
     if json && command != Command::Cost {
         return Err("--json goes with `cost`".to_owned());
@@ -243,6 +317,25 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
     }
     if (color.is_some() || bar_width.is_some()) && command != Command::Tree {
         return Err("--color and --width go with `tree`".to_owned());
+    }
+    if follow && command != Command::Tree {
+        return Err("--follow goes with `tree`".to_owned());
+    }
+    if view_flags && command != Command::View {
+        return Err("--otlp, --otlp-port, --port, --bind and --open go with `view`".to_owned());
+    }
+    if command == Command::View {
+        if filter != Filter::default() || all_files || output.is_some() {
+            return Err(
+                "`view` takes files and directories only (filter in the browser)".to_owned(),
+            );
+        }
+        if inputs.contains(&Input::Stdin) {
+            return Err("`view` reads files, not standard input".to_owned());
+        }
+    }
+    if follow && inputs.contains(&Input::Stdin) {
+        return Err("--follow reads a file, not standard input".to_owned());
     }
     if let (Some(since), Some(until)) = (filter.since, filter.until) {
         if since > until {
@@ -262,6 +355,8 @@ pub fn parse(args: impl IntoIterator<Item = OsString>) -> Result<Parsed, String>
         output,
         color: color.unwrap_or(Color::Auto),
         bar_width: bar_width.unwrap_or(40),
+        follow,
+        view,
     })))
 }
 
@@ -333,10 +428,48 @@ mod tests {
             (&["tree", "--width", "-1"][..], "number"),
             (&["tree", "--errors=yes"][..], "takes no value"),
             (&["tree", "-", "-"][..], "once"),
+            (&["cost", "--follow"][..], "--follow goes with `tree`"),
+            (&["tree", "--otlp"][..], "go with `view`"),
+            (&["view", "--port", "99999"][..], "port number"),
+            (&["view", "--bind", "localhost:80"][..], "an IP address"),
+            (&["view", "--errors"][..], "files and directories only"),
+            (&["view", "-"][..], "not standard input"),
         ] {
             let err = run(args).expect_err("a usage error");
             assert!(err.contains(says), "{args:?}: {err}");
         }
+    }
+
+    #[test]
+    fn view_flags() {
+        let args = run(&[
+            "view",
+            "a.jsonl",
+            "dir",
+            "--otlp",
+            "--port=8080",
+            "--bind",
+            "0.0.0.0",
+            "--open",
+        ])
+        .expect("valid");
+        assert_eq!(args.command, Command::View);
+        assert_eq!(args.inputs.len(), 2);
+        assert_eq!(
+            args.view,
+            ViewArgs {
+                otlp: true,
+                otlp_port: None,
+                port: Some(8080),
+                bind: Some("0.0.0.0".parse().unwrap()),
+                open: true,
+            }
+        );
+        assert!(
+            run(&["tree", "--follow", "--trace", "ab"])
+                .expect("valid")
+                .follow
+        );
     }
 
     #[test]

@@ -176,3 +176,18 @@ fn warn(source: &Source, stats: &ReadStats) {
     }
     eprintln!("{text}");
 }
+
+/// Reads the sources like [`load`], without warnings and skipping files that cannot
+/// be read (for `tree --follow`, which reads them again and again).
+pub fn load_quiet(sources: &[Source], filter: &Filter) -> Vec<SpanRecord> {
+    let mut spans = Vec::new();
+    for source in sources {
+        if let Source::File(path) = source {
+            if let Ok(file) = std::fs::File::open(path) {
+                let reader = BufReader::with_capacity(256 * 1024, file);
+                read(SpanReader::new(reader), filter, &mut spans);
+            }
+        }
+    }
+    spans
+}

@@ -9,7 +9,10 @@
 #![deny(missing_docs)]
 
 mod args;
+mod follow;
 mod input;
+#[cfg(feature = "view")]
+mod view;
 
 use std::io::{self, IsTerminal, Write};
 use std::process::ExitCode;
@@ -67,6 +70,17 @@ fn run(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Failure
         }
         Parsed::Run(args) => args,
     };
+    if args.command == Command::View {
+        #[cfg(feature = "view")]
+        return view::run(&args);
+        #[cfg(not(feature = "view"))]
+        return Err(Failure::Usage(
+            "this build has no viewer (build aitrace-cli with the `view` feature)".to_owned(),
+        ));
+    }
+    if args.follow {
+        return follow::run(&args);
+    }
     let sources = input::resolve(&args.inputs, args.all_files)?;
     let loaded = input::load(&sources, &args.filter)?;
     let read_any = loaded.stats.spans > 0;
@@ -95,7 +109,7 @@ fn run(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Failure
     Ok(())
 }
 
-fn use_color(choice: Color, to_terminal: bool) -> bool {
+pub(crate) fn use_color(choice: Color, to_terminal: bool) -> bool {
     match choice {
         Color::Always => true,
         Color::Never => false,
@@ -131,6 +145,7 @@ fn write_report(
             }
         }
         Command::Export => chrome::write_chrome(out, traces)?,
+        Command::View => {}
     }
     Ok(())
 }

@@ -222,6 +222,9 @@ pub const GEN_AI_WORKFLOW_NAME: &str = "gen_ai.workflow.name";
 pub const AITRACE_RUN_LLM_CALLS: &str = "aitrace.run.llm_calls";
 /// Number of tool calls made in an agent run (AITrace run total).
 pub const AITRACE_RUN_TOOL_CALLS: &str = "aitrace.run.tool_calls";
+/// Name of the span event holding a snapshot of an agent's state, and of its attribute
+/// (the state as JSON, captured under the content policy).
+pub const AITRACE_AGENT_STATE: &str = "aitrace.agent.state";
 
 /// Type of token in the token usage metric: `input` or `output`.
 pub const GEN_AI_TOKEN_TYPE: &str = "gen_ai.token.type";

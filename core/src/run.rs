@@ -248,6 +248,27 @@ impl Run {
         }
     }
 
+    /// Records a snapshot of the agent's state (any JSON: the messages so far, pending
+    /// tool calls, a plan) as an `aitrace.agent.state` event on the run's span, its
+    /// attribute `aitrace.agent.state` holding the JSON, when the content policy
+    /// captures content on spans. Redacted and truncated like all content. Viewers
+    /// diff each snapshot against the previous one.
+    pub fn record_state(&self, state: &serde_json::Value) {
+        let Some((span_cx, content)) = self.inner.span.get() else {
+            return;
+        };
+        if !content.mode().on_span() {
+            return;
+        }
+        let Some(json) = content.capture_json(state) else {
+            return;
+        };
+        span_cx.span().add_event(
+            c::AITRACE_AGENT_STATE,
+            vec![KeyValue::new(c::AITRACE_AGENT_STATE, json)],
+        );
+    }
+
     /// The run of the current OpenTelemetry context.
     pub fn current() -> Option<Run> {
         Context::current().get::<Run>().cloned()

@@ -3,7 +3,8 @@
 //! Trace insight: what an agent did and what it cost, from OTLP/JSON trace files (the
 //! ones `aitrace::init()` writes when there is no collector, and the OpenTelemetry
 //! Collector's file exporter). The consumer side of AITrace: it reads, it never
-//! instruments, and it has no exporter or async runtime.
+//! instruments, and it has no exporter or async runtime (except the optional `view`
+//! server, feature `view`).
 //!
 //! The modules depend on each other in one direction only: [`time`] and
 //! [`tracefile`] (reading) at the bottom, then [`Trace`] (grouping), [`Filter`] and
@@ -47,6 +48,8 @@ pub mod time;
 mod trace;
 pub mod tracefile;
 pub mod tree;
+#[cfg(feature = "view")]
+pub mod view;
 
 pub use cost::{CostReport, Totals};
 pub use filter::Filter;

@@ -171,6 +171,11 @@ async fn answer(state: &AgentState, question: &str) -> Result<String, BoxError> 
         json!({"role": "system", "content": "You are a helpful weather assistant."}),
         json!({"role": "user", "content": question}),
     ];
+    // The agent's state as it changes (with content capture on, `aitrace view` shows
+    // each snapshot and what changed since the previous one).
+    agent::record_state(
+        &json!({"step": "ask", "messages": messages, "pending_tool_calls": [], "answer": null}),
+    );
     let first: Value = state
         .llm
         .post(&url)
@@ -188,14 +193,22 @@ async fn answer(state: &AgentState, question: &str) -> Result<String, BoxError> 
         .unwrap_or(Value::Null);
     let invocation = ToolInvocation::new(
         call["function"]["name"].as_str().unwrap_or_default(),
-        arguments,
+        arguments.clone(),
     )
     .with_call_id(call["id"].as_str().unwrap_or_default())
     .with_description("Current weather of a city");
-    let report = state.tools.clone().oneshot(invocation).await?;
     messages.push(message);
+    agent::record_state(&json!({
+        "step": "tool_call", "messages": messages,
+        "pending_tool_calls": [{"id": call["id"], "name": call["function"]["name"], "arguments": arguments}],
+        "answer": null,
+    }));
+    let report = state.tools.clone().oneshot(invocation).await?;
     messages
         .push(json!({"role": "tool", "tool_call_id": call["id"], "content": report.to_string()}));
+    agent::record_state(
+        &json!({"step": "tool_result", "messages": messages, "pending_tool_calls": [], "answer": null}),
+    );
 
     let response = state
         .llm
@@ -207,7 +220,12 @@ async fn answer(state: &AgentState, question: &str) -> Result<String, BoxError> 
         .send()
         .await?
         .error_for_status()?;
-    streamed_answer(response).await
+    let answer = streamed_answer(response).await?;
+    messages.push(json!({"role": "assistant", "content": answer}));
+    agent::record_state(
+        &json!({"step": "answer", "messages": messages, "pending_tool_calls": [], "answer": answer}),
+    );
+    Ok(answer)
 }
 
 /// The text of a streamed chat completion: the content deltas of its SSE chunks.

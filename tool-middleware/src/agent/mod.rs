@@ -135,6 +135,43 @@ pub fn record_output(text: &str) {
     }
 }
 
+/// Records a snapshot of the current run's state (anything `Serialize`: the messages
+/// so far, the pending tool calls, a plan, the answer) as an `aitrace.agent.state`
+/// event on the run's span, whose `aitrace.agent.state` attribute holds the state as
+/// JSON. Like [`record_input`], only when the run's [`AgentInfo::with_content`] policy
+/// captures content on spans, redacted and truncated like all captured content, and
+/// nothing outside a run. A state that fails to serialize is not recorded (the agent
+/// never fails because of telemetry). `aitrace view` shows each snapshot and what
+/// changed since the previous one.
+///
+/// ```
+/// use aitrace_core::content::{CaptureMode, ContentPolicy};
+/// use aitrace_tool::agent::{self, AgentInfo};
+/// use serde::Serialize;
+///
+/// #[derive(Serialize)]
+/// struct State<'a> { messages: Vec<&'a str>, pending_tool_calls: Vec<&'a str> }
+///
+/// # #[tokio::main(flavor = "current_thread")] async fn main() {
+/// let content = ContentPolicy::default().with_mode(CaptureMode::SpanOnly);
+/// agent::run(AgentInfo::new("helper").with_content(content), async {
+///     let mut state = State { messages: vec!["What is the weather in Paris?"], pending_tool_calls: vec![] };
+///     agent::record_state(&state);
+///     state.pending_tool_calls.push("get_weather");
+///     agent::record_state(&state);
+/// })
+/// .await;
+/// # }
+/// ```
+pub fn record_state<T: serde::Serialize + ?Sized>(state: &T) {
+    let Some(run) = Run::current() else {
+        return;
+    };
+    if let Ok(value) = serde_json::to_value(state) {
+        run.record_state(&value);
+    }
+}
+
 /// The totals so far of the run the caller is in (the innermost one), or `None`
 /// outside any run.
 pub fn current_totals() -> Option<RunTotals> {

@@ -534,6 +534,52 @@ async fn the_runs_question_and_answer_are_recorded_only_when_content_is_captured
 }
 
 #[tokio::test]
+async fn state_snapshots_are_events_only_when_content_is_captured() {
+    use aitrace_core::content::{CaptureMode, ContentPolicy};
+    let run_with = |content: ContentPolicy| async move {
+        agent::run(AgentInfo::new("stateful").with_content(content), async {
+            agent::record_state(
+                &json!({"messages": ["hi"], "api_key": "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX"}),
+            );
+            agent::record_state(&json!({"messages": ["hi", "hello"], "done": true}));
+        })
+        .await
+    };
+    agent::record_state(&json!({"outside": "a run: nothing, no panic"}));
+    let (_, trace) =
+        traced(|| run_with(ContentPolicy::default().with_mode(CaptureMode::SpanOnly))).await;
+    let s = trace.span("invoke_agent stateful");
+    let states: Vec<Value> = s
+        .events
+        .iter()
+        .filter(|e| e.name == c::AITRACE_AGENT_STATE)
+        .map(|e| {
+            let kv = e
+                .attributes
+                .iter()
+                .find(|kv| kv.key.as_str() == c::AITRACE_AGENT_STATE)
+                .expect("the state attribute");
+            serde_json::from_str(&kv.value.as_str()).expect("JSON")
+        })
+        .collect();
+    assert_eq!(states.len(), 2);
+    assert_eq!(states[0]["messages"], json!(["hi"]));
+    assert_ne!(
+        states[0]["api_key"], "sk-proj-ABCDEFGHIJKLMNOPQRSTUVWX",
+        "redacted"
+    );
+    assert_eq!(
+        states[1],
+        json!({"messages": ["hi", "hello"], "done": true})
+    );
+
+    let (_, trace) =
+        traced(|| run_with(ContentPolicy::default().with_mode(CaptureMode::NoContent))).await;
+    let s = trace.span("invoke_agent stateful");
+    assert!(s.events.iter().all(|e| e.name != c::AITRACE_AGENT_STATE));
+}
+
+#[tokio::test]
 async fn run_marks_an_err_output_by_default_and_run_plain_does_not() {
     let ((result, _), trace) = traced(|| {
         agent::run(AgentInfo::new("failing-by-default"), async {
