@@ -13,9 +13,10 @@ use std::io::BufReader;
 use std::path::Path;
 use std::time::Duration;
 
-use aitrace_insight::tracefile::SpanReader;
+use aitrace_insight::tracefile::{self, LineSpans, SpanReader};
 use aitrace_insight::{chrome, tree, CostReport, Filter, Trace};
-use criterion::{criterion_group, criterion_main, Criterion};
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
 fn load(path: &Path, filter: &Filter) -> Vec<Trace> {
     let file = std::fs::File::open(path).expect("open");
@@ -87,6 +88,71 @@ fn bench(c: &mut Criterion) {
             tree::write_tree(&mut std::io::sink(), &traces, &tree::TreeOptions::default())
                 .expect("render");
             black_box(traces.len())
+        })
+    });
+    group.finish();
+
+    // The JSON readers compared on the same lines held in memory (no I/O): decoding
+    // into opentelemetry-proto's types then converting (the reader before), and
+    // decoding straight into span records with serde_json, sonic-rs and simd-json.
+    let text = std::fs::read(&path).expect("read");
+    let lines: Vec<&[u8]> = text
+        .split(|&b| b == b'\n')
+        .filter(|l| !l.is_empty())
+        .collect();
+    let spans = |n: usize| assert_eq!(n as u64, expected.spans);
+    let mut group = c.benchmark_group("decode_100k_spans");
+    group
+        .sample_size(10)
+        .warm_up_time(Duration::from_secs(1))
+        .measurement_time(Duration::from_secs(5))
+        .throughput(Throughput::Bytes(text.len() as u64));
+    group.bench_function("serde_json via opentelemetry-proto types", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for line in &lines {
+                let request: ExportTraceServiceRequest =
+                    serde_json::from_slice(line).expect("decode");
+                n += black_box(tracefile::spans_of(request)).len();
+            }
+            spans(n);
+        })
+    });
+    group.bench_function("serde_json LineSpans", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for line in &lines {
+                let LineSpans(s) = serde_json::from_slice(line).expect("decode");
+                n += black_box(s).len();
+            }
+            spans(n);
+        })
+    });
+    group.bench_function("sonic-rs LineSpans", |b| {
+        b.iter(|| {
+            let mut n = 0;
+            for line in &lines {
+                let LineSpans(s) = sonic_rs::from_slice(line).expect("decode");
+                n += black_box(s).len();
+            }
+            spans(n);
+        })
+    });
+    group.bench_function("simd-json LineSpans", |b| {
+        let mut buf = Vec::new();
+        let mut buffers = simd_json::Buffers::default();
+        b.iter(|| {
+            let mut n = 0;
+            for line in &lines {
+                // simd-json decodes in place: the reader's own line buffer.
+                buf.clear();
+                buf.extend_from_slice(line);
+                let LineSpans(s) =
+                    simd_json::serde::from_slice_with_buffers(&mut buf, &mut buffers)
+                        .expect("decode");
+                n += black_box(s).len();
+            }
+            spans(n);
         })
     });
     group.finish();

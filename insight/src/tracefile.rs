@@ -33,6 +33,10 @@ use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 
 use aitrace_core::conventions as c;
 
+mod wire;
+
+pub use wire::LineSpans;
+
 /// Longest line read by default (64 MiB). A longer line is skipped and counted, so one
 /// runaway line cannot take all the memory.
 pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
@@ -431,9 +435,8 @@ impl<R: BufRead> Iterator for SpanReader<R> {
                 (1, Some(rest)) => rest,
                 _ => &self.line[..],
             };
-            match serde_json::from_slice::<ExportTraceServiceRequest>(json) {
-                Ok(request) => {
-                    let spans = spans_of(request);
+            match serde_json::from_slice::<LineSpans>(json) {
+                Ok(LineSpans(spans)) => {
                     self.stats.spans += spans.len() as u64;
                     self.pending = spans.into_iter();
                 }
