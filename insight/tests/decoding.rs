@@ -126,3 +126,64 @@ fn lines_the_proto_types_reject_are_rejected() {
         assert_eq!(via_reader(line), None, "the reader accepts {line}");
     }
 }
+
+/// Spans and counts of a reader over `text` with `threads` decoding threads.
+fn read_with(text: &str, threads: usize) -> (Vec<SpanRecord>, tracefile::ReadStats) {
+    let input = std::io::BufReader::with_capacity(4096, text.as_bytes());
+    let mut reader = tracefile::SpanReader::new(input)
+        .threads(threads)
+        .max_line_bytes(200_000);
+    let spans: Vec<_> = reader.by_ref().collect();
+    (spans, reader.into_stats())
+}
+
+#[test]
+fn decoding_on_several_threads_gives_the_spans_and_counts_of_one() {
+    // About 7 MB: several batches, each shared among threads, with bad, blank and
+    // over-long lines spread over them and a partial last line.
+    let mut out = Vec::new();
+    synthetic::write(&mut out, 80, 100);
+    let text = String::from_utf8(out).expect("utf-8");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let good = lines.len();
+    lines.insert(3, "not json".to_owned());
+    lines.insert(10, String::new());
+    lines.insert(
+        20,
+        format!("{{\"resourceSpans\":[],\"x\":\"{}\"}}", "a".repeat(300_000)),
+    );
+    lines.insert(
+        45,
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"zz\"}]}]}]}".to_owned(),
+    );
+    lines.insert(70, "   ".to_owned());
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let last = &lines[lines.len() - 1];
+    text.push_str(&last[..last.len() / 2]);
+    assert!(text.len() > 6_000_000, "{} bytes", text.len());
+
+    let (one, one_stats) = read_with(&text, 1);
+    let (many, many_stats) = read_with(&text, 4);
+    assert_eq!(many_stats, one_stats);
+    assert!(many == one, "the spans differ");
+    assert_eq!(one.len(), good * 100);
+    assert_eq!(
+        (
+            one_stats.bad_lines,
+            one_stats.oversized_lines,
+            one_stats.spans
+        ),
+        (4, 1, (good * 100) as u64)
+    );
+    assert!(one_stats.truncated_last_line);
+    // The first bad line is the first in the file, whichever thread decoded it.
+    assert_eq!(one_stats.first_error.as_ref().map(|e| e.line), Some(4));
+    // And the spans are those of the lines decoded one by one, in file order.
+    let by_line: Vec<SpanRecord> = lines
+        .iter()
+        .filter_map(|l| via_proto(l))
+        .flatten()
+        .collect();
+    assert!(one == by_line, "not the spans of the lines in order");
+}
