@@ -55,6 +55,13 @@ fn bench(c: &mut Criterion) {
             black_box(SpanReader::new(BufReader::with_capacity(256 * 1024, file)).count())
         })
     });
+    group.bench_function("read, 1 thread", |b| {
+        b.iter(|| {
+            let file = std::fs::File::open(&path).expect("open");
+            let reader = SpanReader::new(BufReader::with_capacity(256 * 1024, file)).threads(1);
+            black_box(reader.count())
+        })
+    });
     group.bench_function("tree", |b| {
         b.iter(|| {
             let traces = load(&path, &all);
@@ -91,6 +98,36 @@ fn bench(c: &mut Criterion) {
         })
     });
     group.finish();
+
+    // 1M spans (886 MB), when asked: AITRACE_BENCH_1M=1.
+    if measuring && std::env::var_os("AITRACE_BENCH_1M").is_some() {
+        let big = std::env::temp_dir().join("aitrace-insight-bench-1m.jsonl");
+        let expected = synthetic::write_file(&big, 10_000, 100);
+        assert_eq!(expected.spans, 1_000_000);
+        let mut group = c.benchmark_group("insight_1m_spans");
+        group
+            .sample_size(10)
+            .warm_up_time(Duration::from_secs(1))
+            .measurement_time(Duration::from_secs(20));
+        for name in ["tree", "cost_table_and_json"] {
+            group.bench_function(name, |b| {
+                b.iter(|| {
+                    let traces = load(&big, &all);
+                    if name == "tree" {
+                        tree::write_tree(&mut std::io::sink(), &traces, &Default::default())
+                            .expect("render");
+                    } else {
+                        let report = CostReport::new(&traces);
+                        report.write_table(&mut std::io::sink()).expect("render");
+                        black_box(report.to_json().len());
+                    }
+                    black_box(traces.len())
+                })
+            });
+        }
+        group.finish();
+        std::fs::remove_file(&big).ok();
+    }
 
     // The JSON readers compared on the same lines held in memory (no I/O): decoding
     // into opentelemetry-proto's types then converting (the reader before), and

@@ -10,7 +10,8 @@
 //! [`spans_of`](super::spans_of) gives for the same line (the tests compare the two).
 //!
 //! The impls are generic over serde's `Deserializer`, so any JSON reader can drive
-//! them; the crate uses serde_json (see BENCHMARKS.md for the measurement).
+//! them: serde_json, or sonic-rs with the `sonic-rs` feature (see BENCHMARKS.md for
+//! the measurement of both, and of simd-json).
 
 use std::borrow::Cow;
 use std::fmt;
@@ -23,7 +24,8 @@ use super::{hex, AttrValue, EventRecord, SpanRecord};
 
 /// The spans of one line of a trace file (one `ExportTraceServiceRequest` in the
 /// OTLP/JSON encoding), in file order, decoded in one pass with any serde
-/// deserializer. [`SpanReader`](super::SpanReader) uses it with serde_json; the result
+/// deserializer. [`SpanReader`](super::SpanReader) uses it with serde_json (sonic-rs
+/// with the `sonic-rs` feature); the result
 /// is what [`spans_of`](super::spans_of) gives after decoding into
 /// `opentelemetry-proto`'s types.
 ///
