@@ -473,8 +473,21 @@ impl Provider {
     /// `my-deployment.openai.azure.com`). `None` for hosts it does not know
     /// (a local vLLM or Ollama server, say): the caller decides then.
     pub fn from_host(host: &str) -> Option<Provider> {
-        let host = host.trim_end_matches('.').to_ascii_lowercase();
-        let is = |domain: &str| host == domain || host.ends_with(&format!(".{domain}"));
+        // Compared in place, ignoring ASCII case: this runs on every LLM call made
+        // through the HTTP middleware, so it allocates nothing.
+        let host = host.trim_end_matches('.').as_bytes();
+        let is = |domain: &str| {
+            let domain = domain.as_bytes();
+            match host.len().checked_sub(domain.len()) {
+                Some(0) => host.eq_ignore_ascii_case(domain),
+                Some(dot) => host[dot - 1] == b'.' && host[dot..].eq_ignore_ascii_case(domain),
+                None => false,
+            }
+        };
+        let starts = |prefix: &str| {
+            host.get(..prefix.len())
+                .is_some_and(|h| h.eq_ignore_ascii_case(prefix.as_bytes()))
+        };
         let provider = if is("openai.azure.com") {
             Provider::AzureOpenAi
         } else if is("services.ai.azure.com") || is("inference.ai.azure.com") {
@@ -487,7 +500,7 @@ impl Provider {
             Provider::Gemini
         } else if is("aiplatform.googleapis.com") {
             Provider::VertexAi
-        } else if host.starts_with("bedrock-runtime.") && host.ends_with(".amazonaws.com") {
+        } else if starts("bedrock-runtime.") && is("amazonaws.com") {
             Provider::AwsBedrock
         } else if is("mistral.ai") {
             Provider::MistralAi
@@ -725,6 +738,28 @@ mod tests {
         assert_eq!(Provider::from_host("api.groq.com"), Some(Provider::Groq));
         assert_eq!(Provider::from_host("notopenai.com"), None);
         assert_eq!(Provider::from_host("127.0.0.1"), None);
+        // Any ASCII case, a trailing dot, the bare domain; never a mere suffix.
+        assert_eq!(
+            Provider::from_host("API.OpenAI.com."),
+            Some(Provider::OpenAi)
+        );
+        assert_eq!(
+            Provider::from_host("anthropic.com"),
+            Some(Provider::Anthropic)
+        );
+        assert_eq!(
+            Provider::from_host("Bedrock-Runtime.eu-west-1.AmazonAWS.com"),
+            Some(Provider::AwsBedrock)
+        );
+        assert_eq!(Provider::from_host("bedrock-runtime.example.com"), None);
+        assert_eq!(Provider::from_host("s3.amazonaws.com"), None);
+        assert_eq!(Provider::from_host("x.ai.example"), None);
+        assert_eq!(Provider::from_host("ai"), None);
+        assert_eq!(Provider::from_host(""), None);
+        assert_eq!(
+            Provider::from_host("\u{e9}.openai.com"),
+            Some(Provider::OpenAi)
+        );
     }
 
     #[test]

@@ -271,7 +271,7 @@ impl Run {
 
     /// The run of the current OpenTelemetry context.
     pub fn current() -> Option<Run> {
-        Context::current().get::<Run>().cloned()
+        Context::map_current(|cx| cx.get::<Run>().cloned())
     }
 
     /// The run carried by `cx`.

@@ -13,7 +13,8 @@
 //! The pipeline, as the `aitrace` command runs it:
 //!
 //! 1. [`SpanReader`](crate::tracefile::SpanReader) streams spans from OTLP/JSON lines
-//!    (one line in memory at a time, bad lines counted, not fatal);
+//!    (a bounded batch of lines in memory at a time, decoded on every core, bad
+//!    lines counted, not fatal);
 //! 2. a [`Filter`] keeps spans by trace id and time while reading, then
 //!    [`Trace::group`] builds each trace's tree (orphans become extra roots, parent
 //!    cycles are cut) and the filter selects by span name and errors;

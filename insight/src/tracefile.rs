@@ -2,10 +2,14 @@
 //!
 //! The file holds one `ExportTraceServiceRequest` per line in the OTLP JSON encoding
 //! (what the embedded file exporter writes, and what the OpenTelemetry Collector's file
-//! exporter and other OTLP tools write). [`SpanReader`] streams it line by line:
+//! exporter and other OTLP tools write). [`SpanReader`] streams it in batches of lines:
 //!
-//! - memory per line is bounded ([`SpanReader::max_line_bytes`]; a longer line is
-//!   skipped without being buffered),
+//! - memory is bounded: a batch of about [`BATCH_BYTES_PER_THREAD`] per decoding
+//!   thread, and lines up to [`SpanReader::max_line_bytes`] (a longer line is skipped
+//!   without being buffered),
+//! - a batch's lines are decoded on every core at once ([`SpanReader::threads`]);
+//!   spans come out in file order, and lines decode straight into [`SpanRecord`]s
+//!   ([`LineSpans`]),
 //! - a line that is not OTLP/JSON (a partial last line after a crash mid-write, say) is
 //!   counted in [`ReadStats`], never fatal,
 //! - unknown fields and attributes are kept or ignored, never an error.
@@ -32,6 +36,10 @@ use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 
 use aitrace_core::conventions as c;
+
+mod wire;
+
+pub use wire::LineSpans;
 
 /// Longest line read by default (64 MiB). A longer line is skipped and counted, so one
 /// runaway line cannot take all the memory.
@@ -281,7 +289,11 @@ pub struct ReadResult {
     pub stats: ReadStats,
 }
 
-/// Streams the spans of OTLP/JSON lines, one line in memory at a time.
+/// Streams the spans of OTLP/JSON lines, a bounded batch of lines in memory at a time.
+///
+/// Lines are read ahead in batches of about [`BATCH_BYTES_PER_THREAD`] per core the
+/// machine has, and a batch's lines are decoded on that many threads at once; spans
+/// come out in file order, and the counts are the same as line by line.
 ///
 /// ```
 /// use aitrace_insight::tracefile::SpanReader;
@@ -297,24 +309,91 @@ pub struct SpanReader<R> {
     reader: R,
     line: Vec<u8>,
     line_no: u64,
+    batch: Batch,
     pending: std::vec::IntoIter<SpanRecord>,
     max_line_bytes: usize,
+    threads: usize,
     stats: ReadStats,
     done: bool,
+}
+
+/// Bytes of lines read ahead per decoding thread (1 MiB). Together with the longest
+/// line ([`DEFAULT_MAX_LINE_BYTES`] by default), this bounds the reader's memory.
+pub const BATCH_BYTES_PER_THREAD: usize = 1 << 20;
+
+/// A batch smaller than this is decoded on the calling thread alone.
+const PARALLEL_MIN_BYTES: usize = 256 * 1024;
+
+/// Lines read ahead, to be decoded together.
+#[derive(Debug, Default)]
+struct Batch {
+    /// The lines' bytes, one after the other.
+    text: Vec<u8>,
+    lines: Vec<BatchLine>,
+}
+
+#[derive(Debug)]
+struct BatchLine {
+    /// Where the line's JSON is in `text` (empty for a skipped over-long line).
+    range: std::ops::Range<usize>,
+    line_no: u64,
+    /// Longer than the limit: not read, counted as bad.
+    too_long: bool,
+    /// The input ended in this line, without a newline.
+    last: bool,
+}
+
+/// Decodes one line's JSON.
+fn decode_line(json: &[u8]) -> Result<Vec<SpanRecord>, String> {
+    #[cfg(feature = "sonic-rs")]
+    if let Ok(LineSpans(spans)) = sonic_rs::from_slice::<LineSpans>(json) {
+        return Ok(spans);
+    }
+    // Without the feature the decoder; with it, what says why a line is bad (in the
+    // words the reader has always used) and the decoder of any line sonic-rs refuses.
+    serde_json::from_slice::<LineSpans>(json)
+        .map(|LineSpans(spans)| spans)
+        .map_err(|e| e.to_string())
+}
+
+/// Decodes the lines of a batch, in order.
+fn decode_lines(text: &[u8], lines: &[BatchLine]) -> Vec<Result<Vec<SpanRecord>, String>> {
+    lines
+        .iter()
+        .map(|l| {
+            if l.too_long {
+                Ok(Vec::new())
+            } else {
+                decode_line(&text[l.range.clone()])
+            }
+        })
+        .collect()
 }
 
 impl<R: BufRead> SpanReader<R> {
     /// A reader over OTLP/JSON lines.
     pub fn new(reader: R) -> SpanReader<R> {
+        let threads = std::thread::available_parallelism()
+            .map_or(1, std::num::NonZeroUsize::get)
+            .min(8);
         SpanReader {
             reader,
             line: Vec::new(),
             line_no: 0,
+            batch: Batch::default(),
             pending: Vec::new().into_iter(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
+            threads,
             stats: ReadStats::default(),
             done: false,
         }
+    }
+
+    /// Decoding threads to use at most (default: one per core, up to 8); 1 decodes on
+    /// the calling thread only.
+    pub fn threads(mut self, threads: usize) -> Self {
+        self.threads = threads.max(1);
+        self
     }
 
     /// Longest line to read (default [`DEFAULT_MAX_LINE_BYTES`]); longer lines are
@@ -334,14 +413,97 @@ impl<R: BufRead> SpanReader<R> {
         self.stats
     }
 
-    fn bad_line(&mut self, message: String) {
+    fn bad_line(&mut self, line: u64, message: String) {
         self.stats.bad_lines += 1;
         if self.stats.first_error.is_none() {
-            self.stats.first_error = Some(LineError {
-                line: self.line_no,
-                message,
+            self.stats.first_error = Some(LineError { line, message });
+        }
+    }
+
+    /// Reads lines into the batch until it holds enough to share among the threads,
+    /// or the input ends.
+    fn fill_batch(&mut self) {
+        self.batch.text.clear();
+        self.batch.lines.clear();
+        let want = BATCH_BYTES_PER_THREAD * self.threads;
+        while self.batch.text.len() < want {
+            let Some(end) = self.read_line() else {
+                self.done = true;
+                return;
+            };
+            if let LineEnd::TooLong = end {
+                self.stats.lines += 1;
+                let at = self.batch.text.len();
+                self.batch.lines.push(BatchLine {
+                    range: at..at,
+                    line_no: self.line_no,
+                    too_long: true,
+                    last: false,
+                });
+                continue;
+            }
+            if self.line.iter().all(u8::is_ascii_whitespace) {
+                continue;
+            }
+            self.stats.lines += 1;
+            // A byte-order mark, as some Windows tools write, is not JSON.
+            let json = match (self.line_no, self.line.strip_prefix(b"\xef\xbb\xbf")) {
+                (1, Some(rest)) => rest,
+                _ => &self.line[..],
+            };
+            let start = self.batch.text.len();
+            self.batch.text.extend_from_slice(json);
+            self.batch.lines.push(BatchLine {
+                range: start..self.batch.text.len(),
+                line_no: self.line_no,
+                too_long: false,
+                last: matches!(end, LineEnd::EndOfInput),
             });
         }
+    }
+
+    /// Decodes the batch (on several threads when it is large enough) and queues its
+    /// spans; counts bad lines in file order.
+    fn decode_batch(&mut self) {
+        let batch = std::mem::take(&mut self.batch);
+        let results = if self.threads > 1
+            && batch.lines.len() > 1
+            && batch.text.len() >= PARALLEL_MIN_BYTES
+        {
+            decode_parallel(&batch.text, &batch.lines, self.threads)
+        } else {
+            decode_lines(&batch.text, &batch.lines)
+        };
+        let mut spans = Vec::new();
+        for (line, result) in batch.lines.iter().zip(results) {
+            if line.too_long {
+                self.stats.oversized_lines += 1;
+                let max = self.max_line_bytes;
+                self.bad_line(
+                    line.line_no,
+                    format!("line longer than {max} bytes, skipped"),
+                );
+                continue;
+            }
+            match result {
+                Ok(mut decoded) => {
+                    self.stats.spans += decoded.len() as u64;
+                    if spans.is_empty() {
+                        spans = decoded;
+                    } else {
+                        spans.append(&mut decoded);
+                    }
+                }
+                Err(e) => {
+                    if line.last {
+                        self.stats.truncated_last_line = true;
+                    }
+                    self.bad_line(line.line_no, format!("not OTLP/JSON: {e}"));
+                }
+            }
+        }
+        self.batch = batch;
+        self.pending = spans.into_iter();
     }
 
     /// Reads the next line into `self.line`. `None` at the end of the input.
@@ -411,41 +573,57 @@ impl<R: BufRead> Iterator for SpanReader<R> {
             if self.done {
                 return None;
             }
-            let Some(end) = self.read_line() else {
-                self.done = true;
-                return None;
-            };
-            if let LineEnd::TooLong = end {
-                self.stats.lines += 1;
-                self.stats.oversized_lines += 1;
-                let max = self.max_line_bytes;
-                self.bad_line(format!("line longer than {max} bytes, skipped"));
-                continue;
-            }
-            if self.line.iter().all(u8::is_ascii_whitespace) {
-                continue;
-            }
-            self.stats.lines += 1;
-            // A byte-order mark, as some Windows tools write, is not JSON.
-            let json = match (self.line_no, self.line.strip_prefix(b"\xef\xbb\xbf")) {
-                (1, Some(rest)) => rest,
-                _ => &self.line[..],
-            };
-            match serde_json::from_slice::<ExportTraceServiceRequest>(json) {
-                Ok(request) => {
-                    let spans = spans_of(request);
-                    self.stats.spans += spans.len() as u64;
-                    self.pending = spans.into_iter();
-                }
-                Err(e) => {
-                    if let LineEnd::EndOfInput = end {
-                        self.stats.truncated_last_line = true;
-                    }
-                    self.bad_line(format!("not OTLP/JSON: {e}"));
-                }
-            }
+            self.fill_batch();
+            self.decode_batch();
         }
     }
+}
+
+/// Decodes a batch's lines on up to `threads` threads, each taking a run of lines of
+/// about the same size; results in line order. Where a thread cannot be started, its
+/// lines are decoded on the calling thread.
+fn decode_parallel(
+    text: &[u8],
+    lines: &[BatchLine],
+    threads: usize,
+) -> Vec<Result<Vec<SpanRecord>, String>> {
+    let share = text.len() / threads + 1;
+    let mut parts = Vec::with_capacity(threads);
+    let mut first = 0;
+    while first < lines.len() {
+        let start = lines[first].range.start;
+        let mut end = first + 1;
+        while end < lines.len() && lines[end].range.end - start < share {
+            end += 1;
+        }
+        parts.push(&lines[first..end]);
+        first = end;
+    }
+    std::thread::scope(|scope| {
+        let mut rest = parts.iter().skip(1);
+        let handles: Vec<_> = rest
+            .by_ref()
+            .map(|part| {
+                std::thread::Builder::new()
+                    .name("aitrace-insight-decode".into())
+                    .spawn_scoped(scope, move || decode_lines(text, part))
+                    .map_err(|_| *part)
+            })
+            .collect();
+        let mut results = parts
+            .first()
+            .map_or_else(Vec::new, |p| decode_lines(text, p));
+        for handle in handles {
+            match handle {
+                Ok(h) => match h.join() {
+                    Ok(mut r) => results.append(&mut r),
+                    Err(panic) => std::panic::resume_unwind(panic),
+                },
+                Err(part) => results.append(&mut decode_lines(text, part)),
+            }
+        }
+        results
+    })
 }
 
 /// Reads a trace file. Bad lines are skipped; [`read_file_with_stats`] tells how many.

@@ -27,6 +27,8 @@
 //! # Ok(()) }
 //! ```
 
+use std::future::Future;
+use std::pin::Pin;
 use std::sync::Arc;
 
 use http::Extensions;
@@ -36,6 +38,7 @@ use reqwest_middleware::{Middleware, Next, Result};
 
 use crate::config::GenAiConfig;
 use crate::http::{HttpCall, ObservedBody, Target};
+use crate::wire::WireFormat;
 
 /// reqwest-middleware middleware recording a GenAI span per LLM API call.
 #[derive(Debug, Clone)]
@@ -64,23 +67,50 @@ fn transport_error_kind(error: &reqwest_middleware::Error) -> &'static str {
     }
 }
 
-#[async_trait::async_trait]
+fn target(req: &Request) -> Target<'_> {
+    let url = req.url();
+    Target {
+        method: req.method().as_str(),
+        host: url.host_str(),
+        port: url.port_or_known_default(),
+        path: url.path(),
+    }
+}
+
+// Written out instead of `#[async_trait]`, whose boxed future would hold the whole
+// observed call's state: a request that is not observed (not an LLM API call, or
+// nothing records) goes on as `next.run`'s own future, with nothing added around it.
 impl Middleware for GenAiMiddleware {
-    async fn handle(
+    fn handle<'life0, 'life1, 'life2, 'async_trait>(
+        &'life0 self,
+        req: Request,
+        extensions: &'life1 mut Extensions,
+        next: Next<'life2>,
+    ) -> Pin<Box<dyn Future<Output = Result<Response>> + Send + 'async_trait>>
+    where
+        'life0: 'async_trait,
+        'life1: 'async_trait,
+        'life2: 'async_trait,
+        Self: 'async_trait,
+    {
+        match HttpCall::observes(&target(&req)) {
+            None => next.run(req, extensions),
+            Some(format) => Box::pin(self.observe(format, req, extensions, next)),
+        }
+    }
+}
+
+impl GenAiMiddleware {
+    async fn observe(
         &self,
+        format: WireFormat,
         mut req: Request,
         extensions: &mut Extensions,
         next: Next<'_>,
     ) -> Result<Response> {
-        let url = req.url();
-        let target = Target {
-            method: req.method().as_str(),
-            host: url.host_str(),
-            port: url.port_or_known_default(),
-            path: url.path(),
-        };
+        let target = target(&req);
         let body = req.body().and_then(reqwest::Body::as_bytes);
-        let Some((call, new_body)) = HttpCall::begin(&self.config, &target, body) else {
+        let Some((call, new_body)) = HttpCall::begin_as(&self.config, format, &target, body) else {
             return next.run(req, extensions).await;
         };
         if let Some(new_body) = new_body {

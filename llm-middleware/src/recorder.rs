@@ -363,6 +363,8 @@ impl CallRecorder {
 
         if self.span.is_recording() {
             let mut attrs = std::mem::take(&mut self.extra);
+            // Room for what a response usually adds (ids, models, usage, cost).
+            attrs.reserve(20);
             if let Some(r) = response {
                 if let Some(id) = &r.id {
                     attrs.push(KeyValue::new(c::GEN_AI_RESPONSE_ID, id.clone()));
@@ -457,7 +459,8 @@ impl CallRecorder {
             }
         }
 
-        let mut metric_attrs = Vec::with_capacity(8);
+        // Room for the token type the token histogram adds.
+        let mut metric_attrs = Vec::with_capacity(12);
         metric_attrs.push(KeyValue::new(
             c::GEN_AI_OPERATION_NAME,
             self.operation.as_str(),

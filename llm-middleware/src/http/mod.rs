@@ -76,10 +76,24 @@ impl HttpCall {
         target: &Target<'_>,
         body: Option<&[u8]>,
     ) -> Option<(HttpCall, Option<Bytes>)> {
+        let format = HttpCall::observes(target)?;
+        HttpCall::begin_as(config, format, target, body)
+    }
+
+    /// The request's wire format when it is an LLM API call that something records
+    /// (a `tracing` subscriber, or an agent run); `None` when it passes through.
+    pub(crate) fn observes(target: &Target<'_>) -> Option<WireFormat> {
         let format = wire::detect(target.method, target.path)?;
-        if !crate::layer::needs_recording() {
-            return None;
-        }
+        crate::layer::needs_recording().then_some(format)
+    }
+
+    /// [`HttpCall::begin`] for a request [`HttpCall::observes`] gave `format` for.
+    pub(crate) fn begin_as(
+        config: &Arc<GenAiConfig>,
+        format: WireFormat,
+        target: &Target<'_>,
+        body: Option<&[u8]>,
+    ) -> Option<(HttpCall, Option<Bytes>)> {
         let provider = config
             .provider
             .clone()

@@ -1,0 +1,189 @@
+//! The reader decodes OTLP/JSON straight into span records; these tests hold it to
+//! exactly what decoding into opentelemetry-proto's types and converting with
+//! `tracefile::spans_of` gives, line by line: on files the real file exporter wrote,
+//! on the synthetic bench file, and on lines with every kind of value and odd layout.
+//! A line one decoder rejects, the other rejects too.
+#![allow(missing_docs)]
+
+#[path = "support/demo.rs"]
+mod demo;
+#[path = "support/synthetic.rs"]
+mod synthetic;
+
+use aitrace_insight::tracefile::{self, parse_lines, SpanRecord};
+use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
+
+/// What the opentelemetry-proto decoding gives for one line (`None`: rejected).
+fn via_proto(line: &str) -> Option<Vec<SpanRecord>> {
+    serde_json::from_str::<ExportTraceServiceRequest>(line)
+        .ok()
+        .map(tracefile::spans_of)
+}
+
+/// What the reader gives for one line (`None`: counted as a bad line).
+fn via_reader(line: &str) -> Option<Vec<SpanRecord>> {
+    let read = parse_lines(line.as_bytes());
+    (read.stats.bad_lines == 0).then_some(read.spans)
+}
+
+fn assert_same(line: &str) {
+    assert_eq!(via_reader(line), via_proto(line), "line: {line}");
+}
+
+#[test]
+fn files_of_the_file_exporter_read_as_through_the_proto_types() {
+    let dir = demo::temp_dir("decoding-demo");
+    let demo = demo::write(&dir);
+    let mut lines = 0;
+    for file in [&demo.agent_file, &demo.search_file] {
+        let text = std::fs::read_to_string(file).expect("read");
+        for line in text.lines() {
+            assert!(via_reader(line).is_some_and(|s| !s.is_empty()));
+            assert_same(line);
+            lines += 1;
+        }
+    }
+    assert!(lines >= 5, "{lines} lines");
+    std::fs::remove_dir_all(&dir).ok();
+}
+
+#[test]
+fn the_synthetic_file_reads_as_through_the_proto_types() {
+    let mut out = Vec::new();
+    let expected = synthetic::write(&mut out, 8, 40);
+    let text = String::from_utf8(out).expect("utf-8");
+    let mut spans = 0;
+    for line in text.lines() {
+        assert_same(line);
+        spans += via_reader(line).map_or(0, |s| s.len());
+    }
+    assert_eq!(spans as u64, expected.spans);
+}
+
+const IDS: &str = r#""traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331""#;
+
+#[test]
+fn every_value_kind_and_layout_reads_as_through_the_proto_types() {
+    let lines = [
+        // Every AnyValue kind, nested arrays and lists, empty and unknown values.
+        format!(
+            r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{{IDS},"name":"s","attributes":[
+            {{"key":"s","value":{{"stringValue":"text \"quoted\" \u00e9"}}}},
+            {{"key":"i","value":{{"intValue":"-42"}}}},
+            {{"key":"n","value":{{"intValue":7}}}},
+            {{"key":"d","value":{{"doubleValue":0.25}}}},
+            {{"key":"d1","value":{{"doubleValue":3}}}},
+            {{"key":"b","value":{{"boolValue":true}}}},
+            {{"key":"a","value":{{"arrayValue":{{"values":[{{"stringValue":"x"}},{{"intValue":"1"}},{{}},{{"arrayValue":{{"values":[]}}}}]}}}}}},
+            {{"key":"k","value":{{"kvlistValue":{{"values":[{{"key":"a","value":{{"intValue":3}}}},{{"key":"b","value":{{"kvlistValue":{{"values":[]}}}}}}]}}}}}},
+            {{"key":"by","value":{{"bytesValue":"AQL/"}}}},
+            {{"key":"e","value":{{}}}},
+            {{"key":"nul","value":null}},
+            {{"key":"none"}},
+            {{"key":"u","value":{{"futureValue":{{"x":[1,2]}}}}}},
+            {{"key":"two","value":{{"stringValue":"first","intValue":"2"}}}},
+            {{"key":"sn","value":{{"stringValue":null}}}}
+            ]}}]}}]}}]}}"#
+        ),
+        // Upper-case and 0x ids, numbers as JSON numbers, status, events, kinds, links,
+        // unknown fields everywhere, the resource after its spans.
+        r#"{"future":{"a":1},"resourceSpans":[{"scopeSpans":[{"scope":{"name":"lib","version":"1"},"schemaUrl":"x","spans":[{"traceId":"0AF7651916CD43DD8448EB211C80319C","spanId":"0xB7AD6B7169203331","parentSpanId":"","traceState":"a=b","flags":257,"name":"client","kind":3,"startTimeUnixNano":5,"endTimeUnixNano":"9","droppedAttributesCount":2,"links":[{"traceId":"00","spanId":"11"}],"status":{"code":2,"message":"boom"},"events":[{"name":"exception","timeUnixNano":"7","attributes":[{"key":"exception.message","value":{"stringValue":"boom"}}],"droppedAttributesCount":0},{"name":"bare"}],"newField":[1,{"b":null}]},{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"00f067aa0ba902b7","parentSpanId":"b7ad6b7169203331","name":"child","status":null}]}],"resource":{"attributes":[{"key":"host.name","value":{"stringValue":"h"}},{"key":"service.name","value":{"stringValue":"svc"}},{"key":"service.name","value":{"stringValue":"second"}}],"droppedAttributesCount":0}},{"resource":{"attributes":[{"key":"service.name","value":{"intValue":"12"}}]},"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"1111111111111111","name":"other"}]}]},{"resource":null,"scopeSpans":[]}]}"#.to_owned(),
+        // Escaped field names, empty objects.
+        format!(r#"{{"resource\u0053pans":[{{"scope\u0053pans":[{{"spans":[{{{IDS},"na\u006de":"escaped"}}]}}]}}]}}"#),
+        r#"{}"#.to_owned(),
+        r#"{"resourceSpans":[]}"#.to_owned(),
+        r#"{"resourceSpans":[{}]}"#.to_owned(),
+        r#"{"resourceSpans":[{"scopeSpans":[{}]}]}"#.to_owned(),
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{}]}]}]}"#.to_owned(),
+    ];
+    for line in &lines {
+        let compact: String = line.lines().map(str::trim).collect();
+        assert!(via_reader(&compact).is_some(), "rejected: {compact}");
+        assert_same(&compact);
+    }
+}
+
+#[test]
+fn lines_the_proto_types_reject_are_rejected() {
+    let bad = [
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"abc","spanId":"b7ad6b7169203331"}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"zz","spanId":"b7ad6b7169203331"}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":7}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":"-1"}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"startTimeUnixNano":-1}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"kind":"SPAN_KIND_CLIENT"}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"value":{"stringValue":"no key"}}]}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"i","value":{"intValue":"1.5"}}]}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"i","value":{"intValue":1.5}}]}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"attributes":[{"key":"b","value":{"bytesValue":"***"}}]}]}]}]}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":3}]}]}]}"#,
+        r#"{"resourceSpans":{"scopeSpans":[]}}"#,
+        r#"{"resourceSpans":null}"#,
+        r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"cut"#,
+    ];
+    for line in bad {
+        assert_eq!(via_proto(line), None, "the proto types accept {line}");
+        assert_eq!(via_reader(line), None, "the reader accepts {line}");
+    }
+}
+
+/// Spans and counts of a reader over `text` with `threads` decoding threads.
+fn read_with(text: &str, threads: usize) -> (Vec<SpanRecord>, tracefile::ReadStats) {
+    let input = std::io::BufReader::with_capacity(4096, text.as_bytes());
+    let mut reader = tracefile::SpanReader::new(input)
+        .threads(threads)
+        .max_line_bytes(200_000);
+    let spans: Vec<_> = reader.by_ref().collect();
+    (spans, reader.into_stats())
+}
+
+#[test]
+fn decoding_on_several_threads_gives_the_spans_and_counts_of_one() {
+    // About 7 MB: several batches, each shared among threads, with bad, blank and
+    // over-long lines spread over them and a partial last line.
+    let mut out = Vec::new();
+    synthetic::write(&mut out, 80, 100);
+    let text = String::from_utf8(out).expect("utf-8");
+    let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+    let good = lines.len();
+    lines.insert(3, "not json".to_owned());
+    lines.insert(10, String::new());
+    lines.insert(
+        20,
+        format!("{{\"resourceSpans\":[],\"x\":\"{}\"}}", "a".repeat(300_000)),
+    );
+    lines.insert(
+        45,
+        "{\"resourceSpans\":[{\"scopeSpans\":[{\"spans\":[{\"traceId\":\"zz\"}]}]}]}".to_owned(),
+    );
+    lines.insert(70, "   ".to_owned());
+    let mut text = lines.join("\n");
+    text.push('\n');
+    let last = &lines[lines.len() - 1];
+    text.push_str(&last[..last.len() / 2]);
+    assert!(text.len() > 6_000_000, "{} bytes", text.len());
+
+    let (one, one_stats) = read_with(&text, 1);
+    let (many, many_stats) = read_with(&text, 4);
+    assert_eq!(many_stats, one_stats);
+    assert!(many == one, "the spans differ");
+    assert_eq!(one.len(), good * 100);
+    assert_eq!(
+        (
+            one_stats.bad_lines,
+            one_stats.oversized_lines,
+            one_stats.spans
+        ),
+        (4, 1, (good * 100) as u64)
+    );
+    assert!(one_stats.truncated_last_line);
+    // The first bad line is the first in the file, whichever thread decoded it.
+    assert_eq!(one_stats.first_error.as_ref().map(|e| e.line), Some(4));
+    // And the spans are those of the lines decoded one by one, in file order.
+    let by_line: Vec<SpanRecord> = lines
+        .iter()
+        .filter_map(|l| via_proto(l))
+        .flatten()
+        .collect();
+    assert!(one == by_line, "not the spans of the lines in order");
+}
