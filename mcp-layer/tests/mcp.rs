@@ -35,6 +35,11 @@ struct Telemetry {
     meters: SdkMeterProvider,
 }
 
+/// Held (shared) by every test while its sessions are open, and alone by the session
+/// duration test: the session metrics have no per-session attribute, so another test's
+/// session ending meanwhile would count as this one's.
+static SESSIONS: tokio::sync::RwLock<()> = tokio::sync::RwLock::const_new(());
+
 fn telemetry() -> &'static Telemetry {
     static TELEMETRY: OnceLock<Telemetry> = OnceLock::new();
     TELEMETRY.get_or_init(|| {
@@ -257,6 +262,7 @@ fn assert_one_trace(spans: &[SpanData], root: SpanId) -> (SpanData, SpanData) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tools_call_over_a_pipe_is_one_trace() {
+    let _sessions = SESSIONS.read().await;
     let handler = Weather::new().await;
     let seen = handler.seen.clone();
     let (_client, mcp) = over_pipe(handler).await;
@@ -276,6 +282,7 @@ async fn tools_call_over_a_pipe_is_one_trace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn tools_call_over_streamable_http_is_one_trace() {
+    let _sessions = SESSIONS.read().await;
     let (_client, mcp, port) = over_http(Weather::new().await).await;
     let (trace, root, result) = in_agent(mcp.call_tool(weather_call())).await;
     assert_eq!(result.expect("call").is_error, Some(false));
@@ -290,6 +297,7 @@ async fn tools_call_over_streamable_http_is_one_trace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn errors_set_error_type_on_both_sides() {
+    let _sessions = SESSIONS.read().await;
     let (_client, mcp) = over_pipe(Weather::new().await).await;
     let (trace, _, results) = in_agent(async {
         (
@@ -324,6 +332,7 @@ async fn errors_set_error_type_on_both_sides() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn user_meta_is_kept_and_garbage_meta_is_tolerated() {
+    let _sessions = SESSIONS.read().await;
     let handler = Weather::new().await;
     let seen = handler.seen.clone();
     let (client, mcp) = over_pipe(handler).await;
@@ -391,6 +400,7 @@ async fn wait_for(f: impl Fn(&SpanData) -> bool) -> SpanData {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_tool_layer_span_is_enriched_not_doubled() {
+    let _sessions = SESSIONS.read().await;
     let (_client, mcp) = over_pipe(Weather::new().await).await;
     let mcp = Arc::new(mcp);
     let mut tool = ToolLayer::new().layer(service_fn(move |call: ToolInvocation| {
@@ -426,6 +436,7 @@ async fn a_tool_layer_span_is_enriched_not_doubled() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn other_methods_are_traced() {
+    let _sessions = SESSIONS.read().await;
     let (_client, mcp) = over_pipe(Weather::new().await).await;
     let (trace, root, tools) = in_agent(mcp.list_tools(None)).await;
     assert_eq!(tools.expect("tools").tools.len(), 1);
@@ -469,6 +480,7 @@ fn histogram_count(metric: &str, with: &[(&str, &str)]) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn operation_durations_are_measured_on_both_sides() {
+    let _sessions = SESSIONS.read().await;
     let (_client, mcp) = over_pipe(Weather::new().await).await;
     let (_, _, _) = in_agent(async {
         let _ = mcp.call_tool(CallToolRequestParams::new("broken")).await;
@@ -505,6 +517,7 @@ async fn operation_durations_are_measured_on_both_sides() {
 /// `TracedPeer` is dropped, the server when rmcp drops the handler (the client went).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn session_durations_are_measured_on_both_sides() {
+    let _sessions = SESSIONS.write().await;
     let (client, mcp) = over_pipe(Weather::new().await).await;
     // The version the two sides agreed on.
     let version = client
@@ -579,6 +592,7 @@ fn histogram_count_sum(metric: &str, with: &[(&str, &str)]) -> u64 {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn arguments_and_results_are_captured_on_request() {
+    let _sessions = SESSIONS.read().await;
     use aitrace::core::content::{CaptureMode, ContentPolicy};
     let policy = || ContentPolicy::from_env().with_mode(CaptureMode::SpanOnly);
     let handler = Weather::new().await;
@@ -606,6 +620,7 @@ async fn arguments_and_results_are_captured_on_request() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_http_context_is_the_fallback_parent_or_a_link() {
+    let _sessions = SESSIONS.read().await;
     const TRACE: &str = "11111111111111111111111111111111";
     const SPAN: &str = "2222222222222222";
     let mut headers = reqwest::header::HeaderMap::new();
