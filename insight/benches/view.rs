@@ -184,6 +184,46 @@ fn bench(c: &mut Criterion) {
         },
     );
     group.finish();
+
+    // Big traces: 10 traces of 10k spans (more than the server keeps parsed), opened
+    // in turn. The time per span should match the 100-span traces' (no work per pair of
+    // spans).
+    let (big_traces, big_spans) = if measuring {
+        (10u64, 10_000u64)
+    } else {
+        (10, 50)
+    };
+    let big_path = std::env::temp_dir().join(if measuring {
+        "aitrace-view-bench-big-traces.jsonl"
+    } else {
+        "aitrace-view-bench-test-big-traces.jsonl"
+    });
+    synthetic::write_file(&big_path, big_traces, big_spans);
+    let big = Running::start(big_path);
+    assert_eq!(big.wait_listed()["total"], big_traces);
+    let big_ids: Vec<String> = (0..big_traces)
+        .map(|t| {
+            synthetic::trace_id(t)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .collect();
+    let mut group = c.benchmark_group("view_big_traces");
+    group.sample_size(10);
+    group.measurement_time(Duration::from_secs(if measuring { 10 } else { 1 }));
+    let mut turn = 0usize;
+    group.bench_function("open a 10k-span trace (not cached)", |b| {
+        b.iter(|| {
+            turn = (turn + 1) % big_ids.len();
+            let trace = big.get(&format!("/api/traces/{}", big_ids[turn]));
+            assert_eq!(
+                trace["spans"].as_array().map(Vec::len),
+                Some(big_spans as usize)
+            );
+        })
+    });
+    group.finish();
 }
 
 criterion_group!(benches, bench);

@@ -847,7 +847,7 @@ fn otlp_from_the_sdk_exporter_in_protobuf_and_json_is_listed_and_written() {
         assert_eq!(trace["spans"][1]["depth"], 1);
     }
     // What arrived is in the trace directory, as OTLP/JSON lines the CLI reads.
-    let written = dir.join(format!("otlp-{}.jsonl", std::process::id()));
+    let written = dir.join(format!("trace-otlp-{}.jsonl", std::process::id()));
     let read = aitrace_insight::tracefile::read_file_with_stats(&written).expect("written");
     assert_eq!((read.spans.len(), read.stats.bad_lines), (4, 0));
     assert!(read
@@ -855,8 +855,25 @@ fn otlp_from_the_sdk_exporter_in_protobuf_and_json_is_listed_and_written() {
         .iter()
         .any(|s| s.name == "chat gpt-4o" && s.trace_id == ids[1]));
 
-    // Bounded, typed, and answered per the spec.
+    // The trace directory deleted while the viewer runs: the next spans are written to
+    // a new file at the same path, not to the deleted one's handle.
     let host = addr.to_string();
+    std::fs::remove_dir_all(&dir).expect("remove the trace dir");
+    let late = br#"{"resourceSpans":[{"resource":{},"scopeSpans":[{"scope":{},"spans":[{"traceId":"5b8efff798038103d269b633813fc60c","spanId":"eee19b7ec3c1b174","name":"after the rm","startTimeUnixNano":"1000","endTimeUnixNano":"2000"}]}]}]}"#;
+    let reply = request(
+        addr,
+        "POST",
+        "/v1/traces",
+        &host,
+        &[("Content-Type", "application/json")],
+        late,
+    );
+    assert_eq!(reply.status, 200);
+    let read = aitrace_insight::tracefile::read_file_with_stats(&written).expect("written again");
+    let names: Vec<&str> = read.spans.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["after the rm"]);
+
+    // Bounded, typed, and answered per the spec.
     let big = vec![b' '; 17 << 20];
     let reply = request(
         addr,
@@ -867,6 +884,21 @@ fn otlp_from_the_sdk_exporter_in_protobuf_and_json_is_listed_and_written() {
         &big,
     );
     assert_eq!(reply.status, 413);
+    // Errors axum makes itself are JSON too.
+    let error_of = |reply: &Reply| -> String {
+        let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_else(|e| {
+            panic!("not JSON ({e}): {:?}", String::from_utf8_lossy(&reply.body))
+        });
+        v["error"].as_str().expect("an error message").to_owned()
+    };
+    assert!(
+        error_of(&reply).contains("length limit"),
+        "{}",
+        error_of(&reply)
+    );
+    let reply = request(addr, "POST", "/api/traces", &host, &[], b"");
+    assert_eq!(reply.status, 405);
+    assert_eq!(error_of(&reply), "Method Not Allowed");
     let reply = request(
         addr,
         "POST",

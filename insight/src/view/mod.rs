@@ -6,7 +6,7 @@
 //! and serves a single-page app compiled into the binary with a strict
 //! Content-Security-Policy. With [`ViewOptions::otlp`] it also receives OTLP/HTTP
 //! (`POST /v1/traces`, JSON and protobuf) and appends what arrives to
-//! `<trace dir>/otlp-<pid>.jsonl`, so nothing is lost when the viewer stops.
+//! `<trace dir>/trace-otlp-<pid>.jsonl`, so nothing is lost when the viewer stops.
 //!
 //! The HTTP API is documented in `API.md` next to this module's source.
 //!
@@ -42,7 +42,7 @@ pub struct ViewOptions {
     /// included as they appear; a file: its whole rotated set).
     pub inputs: Vec<PathBuf>,
     /// Where OTLP data received with [`ViewOptions::otlp`] is written
-    /// (`otlp-<pid>.jsonl`). Default `AITRACE_TRACE_DIR`, else `traces`.
+    /// (`trace-otlp-<pid>.jsonl`). Default `AITRACE_TRACE_DIR`, else `traces`.
     pub trace_dir: PathBuf,
     /// The address to listen on. Default `127.0.0.1:0` (a free port).
     pub bind: SocketAddr,

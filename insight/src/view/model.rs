@@ -35,6 +35,9 @@ pub(crate) struct Opened {
     pub raw: HashMap<String, RawSpan>,
     /// Index in `trace.spans` by span id.
     pub by_id: HashMap<String, usize>,
+    /// The trace's earliest start (every span's offset is taken from it: computed once,
+    /// not per span).
+    start: u64,
 }
 
 impl Opened {
@@ -73,11 +76,17 @@ impl Opened {
             .enumerate()
             .map(|(i, s)| (s.span.span_id.clone(), i))
             .collect();
-        Some(Opened { trace, raw, by_id })
+        let start = trace.start_unix_nano();
+        Some(Opened {
+            trace,
+            raw,
+            by_id,
+            start,
+        })
     }
 
     pub fn start(&self) -> u64 {
-        self.trace.start_unix_nano()
+        self.start
     }
 
     fn offset(&self, at: u64) -> u64 {

@@ -57,6 +57,24 @@ pub(crate) struct Shared {
     searches: Mutex<Vec<(String, u64, HashSet<String>)>>,
 }
 
+/// Whether `file` is still the file at `path` (not deleted, not replaced).
+fn still_at(file: &std::fs::File, path: &std::path::Path) -> bool {
+    let Ok(on_disk) = std::fs::metadata(path) else {
+        return false;
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        file.metadata()
+            .is_ok_and(|open| open.dev() == on_disk.dev() && open.ino() == on_disk.ino())
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = (file, on_disk);
+        true
+    }
+}
+
 struct OtlpFile {
     path: PathBuf,
     file: Option<std::fs::File>,
@@ -68,7 +86,7 @@ impl Shared {
             Mutex::new(OtlpFile {
                 path: options
                     .trace_dir
-                    .join(format!("otlp-{}.jsonl", std::process::id())),
+                    .join(format!("trace-otlp-{}.jsonl", std::process::id())),
                 file: None,
             })
         });
@@ -281,7 +299,7 @@ async fn guard(State(shared): State<Arc<Shared>>, request: Request, next: Next) 
         .as_deref()
         .is_some_and(|h| shared.hosts.contains(h) || ip_literal_on(h, shared.any_ip.as_deref()));
     let mut response = if allowed {
-        next.run(request).await
+        json_errors(next.run(request).await).await
     } else {
         error(
             StatusCode::FORBIDDEN,
@@ -312,6 +330,32 @@ fn ip_literal_on(host: &str, ports: Option<&[u16]>) -> bool {
     };
     host.parse::<std::net::SocketAddr>()
         .is_ok_and(|addr| ports.contains(&addr.port()))
+}
+
+/// Every error answered as `{"error": ...}`, also those axum makes itself (405 with an
+/// empty body, 413 and 400 rejections in plain text). Other headers (`Allow`) are kept.
+async fn json_errors(response: Response) -> Response {
+    let status = response.status();
+    let is_json = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if is_json || !(status.is_client_error() || status.is_server_error()) {
+        return response;
+    }
+    let (mut parts, body) = response.into_parts();
+    let text = axum::body::to_bytes(body, 4096)
+        .await
+        .ok()
+        .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
+        .filter(|t| !t.is_empty());
+    let message = text.unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+    parts.headers.remove(header::CONTENT_LENGTH);
+    parts.headers.remove(header::CONTENT_TYPE);
+    let (fresh, body) = error(status, &message).into_parts();
+    parts.headers.extend(fresh.headers);
+    Response::from_parts(parts, body)
 }
 
 fn error(status: StatusCode, message: &str) -> Response {
@@ -775,6 +819,19 @@ async fn otlp_traces(
             return Err("OTLP is off".to_owned());
         };
         let mut out = otlp.lock().unwrap_or_else(|e| e.into_inner());
+        // The file (or its directory) removed or replaced since it was opened: writing
+        // to the old handle would lose these spans while answering 200. Open it again.
+        if out
+            .file
+            .as_ref()
+            .is_some_and(|file| !still_at(file, &out.path))
+        {
+            out.file = None;
+            eprintln!(
+                "aitrace view: {} was removed; writing a new one",
+                out.path.display()
+            );
+        }
         if out.file.is_none() {
             if let Some(dir) = out.path.parent() {
                 std::fs::create_dir_all(dir).map_err(|e| e.to_string())?;
