@@ -354,6 +354,9 @@ fn list_trace_span_flow_and_compare_of_an_exported_agent_run() {
     );
     assert_eq!(get(addr, "/api/traces?min_ms=abc").status, 400);
     assert_eq!(get(addr, "/api/traces?sort=colour").status, 400);
+    assert_eq!(get(addr, "/api/traces?min_cost=NaN").status, 400);
+    assert_eq!(get(addr, "/api/traces?max_ms=-inf").status, 400);
+    assert_eq!(get(addr, "/api/traces?errors=abc").status, 400);
 
     // The waterfall: nesting, rollups, badges, the critical path.
     let trace = get_json(addr, &format!("/api/traces/{}", runs.ids[0]));

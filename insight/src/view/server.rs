@@ -463,6 +463,20 @@ struct ListQuery {
 fn number<T: std::str::FromStr>(name: &str, value: &Option<String>) -> Result<Option<T>, ApiError> {
     match value.as_deref().map(str::trim) {
         None | Some("") => Ok(None),
+        // `f64` reads these, but no cost or duration is compared with them.
+        Some(text)
+            if ["nan", "inf", "infinity"].contains(
+                &text
+                    .trim_start_matches(['+', '-'])
+                    .to_ascii_lowercase()
+                    .as_str(),
+            ) =>
+        {
+            Err(ApiError(
+                StatusCode::BAD_REQUEST,
+                format!("{name}={text:?} is not a finite number"),
+            ))
+        }
         Some(text) => text.parse().map(Some).map_err(|_| {
             ApiError(
                 StatusCode::BAD_REQUEST,
@@ -500,6 +514,12 @@ async fn list(State(shared): State<Arc<Shared>>, Query(q): Query<ListQuery>) -> 
             StatusCode::BAD_REQUEST,
             "sort is one of start, duration, cost, tokens, spans, llm_calls, errors",
         );
+    }
+    if !matches!(
+        q.errors.as_deref(),
+        None | Some("" | "0" | "1" | "true" | "false" | "yes" | "no")
+    ) {
+        return error(StatusCode::BAD_REQUEST, "errors is 1 or 0 (true/false)");
     }
     let ascending = match nonempty(&q.order) {
         None | Some("desc") => false,
