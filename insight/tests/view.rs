@@ -993,3 +993,35 @@ fn bound_to_every_address_ip_literals_pass_the_host_guard_and_names_do_not() {
         );
     }
 }
+
+#[test]
+fn spans_with_a_repeated_id_are_counted_as_duplicates() {
+    let dir = temp_dir("duplicates");
+    let span = |id: &str, parent: &str| {
+        format!(
+            r#"{{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"{id}","parentSpanId":"{parent}","name":"s{id}","startTimeUnixNano":"1000","endTimeUnixNano":"2000"}}"#
+        )
+    };
+    let spans = [
+        span("b7ad6b7169203331", ""),
+        span("00f067aa0ba902b7", "b7ad6b7169203331"),
+        span("00f067aa0ba902b7", "b7ad6b7169203331"),
+    ];
+    std::fs::write(
+        dir.join("trace-dup-1.jsonl"),
+        format!(
+            r#"{{"resourceSpans":[{{"resource":{{}},"scopeSpans":[{{"scope":{{}},"spans":[{}]}}]}}]}}"#,
+            spans.join(",")
+        ) + "\n",
+    )
+    .unwrap();
+    let addr = start(ViewOptions::new(vec![dir]));
+    let list = wait_for(addr, "/api/traces", ready);
+    assert_eq!(
+        list["traces"][0]["spans"], 3,
+        "the row counts every span read"
+    );
+    let trace = get_json(addr, "/api/traces/0af7651916cd43dd8448eb211c80319c");
+    assert_eq!(trace["spans"].as_array().map(Vec::len), Some(2));
+    assert_eq!(trace["duplicates"], 1);
+}

@@ -188,6 +188,9 @@ impl Opened {
             "start_unix_nano": self.start().to_string(),
             "duration_ns": self.trace.end_unix_nano().saturating_sub(self.start()),
             "summary": summary_json(summary),
+            // Spans whose id repeats one already read (invalid data, kept out of the tree;
+            // the list row counts every line's spans).
+            "duplicates": self.trace.duplicates,
             "spans": items,
         })
     }

@@ -63,6 +63,8 @@ export function mountTrace(root, params, ctx) {
         fact('start', fmt.time(state.trace.start_unix_nano)),
         fact('duration', fmt.duration(state.trace.duration_ns)),
         fact('spans', fmt.count(s.spans ?? (state.trace.spans || []).length), 'summary-spans'),
+        state.trace.duplicates > 0
+          ? fact('duplicate ids dropped', fmt.count(state.trace.duplicates), 'summary-duplicates', 'error-text') : null,
         fact('LLM calls', fmt.count(s.llm_calls)),
         fact('tool calls', fmt.count(s.tool_calls)),
         fact('tokens', `${fmt.count(s.input_tokens)} in · ${fmt.count(s.output_tokens)} out · ${fmt.count(s.cached_tokens)} cached`),
