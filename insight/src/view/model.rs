@@ -129,7 +129,10 @@ impl Opened {
     }
 
     /// `/api/traces/<id>`.
-    pub fn trace_json(&self, summary: &Summary) -> Value {
+    /// `/api/traces/<id>`, written as JSON text a span at a time: only one span's
+    /// JSON value exists at once, so a trace of 100k spans costs its text, not a tree
+    /// of values ten times that size.
+    pub fn trace_json_text(&self, summary: &Summary) -> String {
         let spans = &self.trace.spans;
         let critical = self.critical();
         let n = spans.len();
@@ -148,42 +151,39 @@ impl Opened {
                 rollups[p].add(&r);
             }
         }
-        let items: Vec<Value> = spans
-            .iter()
-            .enumerate()
-            .map(|(i, s)| {
-                let span = &s.span;
-                let mut item = brief(span, self.offset(span.start_unix_nano));
-                let o = item.as_object_mut().expect("an object");
-                o.insert(
-                    "parent_span_id".into(),
-                    s.parent
-                        .map(|p| Value::String(spans[p].span.span_id.clone()))
-                        .unwrap_or(Value::Null),
-                );
-                o.insert("depth".into(), s.depth.into());
-                o.insert("orphan".into(), s.orphan.into());
-                o.insert("critical".into(), critical[i].into());
-                o.insert("badges".into(), badges(span));
-                o.insert(
-                    "rollup".into(),
-                    if children[i].is_empty() {
-                        Value::Null
-                    } else {
-                        rollups[i].to_json()
-                    },
-                );
-                o.insert(
-                    "children".into(),
-                    children[i]
-                        .iter()
-                        .map(|&k| Value::String(spans[k].span.span_id.clone()))
-                        .collect(),
-                );
-                item
-            })
-            .collect();
-        json!({
+        let item = |i: usize| -> Value {
+            let s = &spans[i];
+            let span = &s.span;
+            let mut item = brief(span, self.offset(span.start_unix_nano));
+            let o = item.as_object_mut().expect("an object");
+            o.insert(
+                "parent_span_id".into(),
+                s.parent
+                    .map(|p| Value::String(spans[p].span.span_id.clone()))
+                    .unwrap_or(Value::Null),
+            );
+            o.insert("depth".into(), s.depth.into());
+            o.insert("orphan".into(), s.orphan.into());
+            o.insert("critical".into(), critical[i].into());
+            o.insert("badges".into(), badges(span));
+            o.insert(
+                "rollup".into(),
+                if children[i].is_empty() {
+                    Value::Null
+                } else {
+                    rollups[i].to_json()
+                },
+            );
+            o.insert(
+                "children".into(),
+                children[i]
+                    .iter()
+                    .map(|&k| Value::String(spans[k].span.span_id.clone()))
+                    .collect(),
+            );
+            item
+        };
+        let head = json!({
             "trace_id": self.trace.trace_id,
             "start_unix_nano": self.start().to_string(),
             "duration_ns": self.trace.end_unix_nano().saturating_sub(self.start()),
@@ -191,8 +191,20 @@ impl Opened {
             // Spans whose id repeats one already read (invalid data, kept out of the tree;
             // the list row counts every line's spans).
             "duplicates": self.trace.duplicates,
-            "spans": items,
         })
+        .to_string();
+        // `{...head fields..., "spans":[item, item, ...]}`
+        let mut out = String::with_capacity(head.len() + n * 512);
+        out.push_str(&head[..head.len() - 1]);
+        out.push_str(",\"spans\":[");
+        for i in 0..n {
+            if i > 0 {
+                out.push(',');
+            }
+            out.push_str(&item(i).to_string());
+        }
+        out.push_str("]}");
+        out
     }
 
     /// `/api/traces/<id>/spans/<span_id>`.

@@ -33,6 +33,8 @@ use super::ViewOptions;
 pub(crate) const MAX_OTLP_BODY: usize = 16 << 20;
 /// Traces kept parsed for the next request.
 const CACHE: usize = 8;
+/// At most this many spans among the parsed traces kept (beyond the last one opened).
+const CACHE_SPANS: usize = 100_000;
 /// Trace ids sent in one live event at most (the frontend re-fetches the list).
 const MAX_LIVE_IDS: usize = 1000;
 
@@ -231,7 +233,11 @@ impl Shared {
         let mut cache = self.cache.lock().unwrap_or_else(|e| e.into_inner());
         cache.retain(|(i, _, _)| i != id);
         cache.push((id.to_owned(), version, opened.clone()));
-        if cache.len() > CACHE {
+        // A few traces, and not more spans than CACHE_SPANS (the one just opened stays).
+        let spans = |cache: &Vec<(String, usize, Arc<Opened>)>| -> usize {
+            cache.iter().map(|(_, _, o)| o.trace.spans.len()).sum()
+        };
+        while cache.len() > CACHE || (cache.len() > 1 && spans(&cache) > CACHE_SPANS) {
             cache.remove(0);
         }
         Some((opened, summary))
@@ -370,6 +376,17 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         error(self.0, &self.1)
     }
+}
+
+fn json_text_response(text: String) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "application/json"),
+            (header::CACHE_CONTROL, "no-store"),
+        ],
+        text,
+    )
+        .into_response()
 }
 
 fn json_response(value: &Value) -> Response {
@@ -650,8 +667,8 @@ async fn trace(State(shared): State<Arc<Shared>>, Path(trace): Path<String>) -> 
         Ok(id) => id,
         Err(r) => return r.into_response(),
     };
-    match blocking(move || shared.open(&id).map(|(o, s)| o.trace_json(&s))).await {
-        Ok(Some(v)) => json_response(&v),
+    match blocking(move || shared.open(&id).map(|(o, s)| o.trace_json_text(&s))).await {
+        Ok(Some(text)) => json_text_response(text),
         Ok(None) => error(StatusCode::NOT_FOUND, "no such trace"),
         Err(r) => r.into_response(),
     }
