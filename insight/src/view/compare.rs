@@ -173,10 +173,12 @@ fn row(a: Option<(&Side<'_>, usize)>, b: Option<(&Side<'_>, usize)>, depth: usiz
 }
 
 /// The compare view of traces `a` and `b`.
-pub(crate) fn compare(a: &Opened, sa: &Summary, b: &Opened, sb: &Summary) -> Value {
+/// The compare answer as JSON text; each row is written as text when it is made, so
+/// only one row's JSON value exists at once.
+pub(crate) fn compare(a: &Opened, sa: &Summary, b: &Opened, sb: &Summary) -> String {
     let side_a = Side::new(a);
     let side_b = Side::new(b);
-    let mut rows = Vec::new();
+    let mut rows = String::from("[");
     // Work items: (span of a, span of b, depth); `None, None` is the virtual root.
     let mut stack: Vec<(Option<usize>, Option<usize>, usize)> = Vec::new();
     let align = |ia: Option<usize>,
@@ -204,11 +206,10 @@ pub(crate) fn compare(a: &Opened, sa: &Summary, b: &Opened, sb: &Summary) -> Val
     };
     align(None, None, 0, &mut stack);
     while let Some((ia, ib, depth)) = stack.pop() {
-        rows.push(row(
-            ia.map(|i| (&side_a, i)),
-            ib.map(|i| (&side_b, i)),
-            depth,
-        ));
+        if rows.len() > 1 {
+            rows.push(',');
+        }
+        rows.push_str(&row(ia.map(|i| (&side_a, i)), ib.map(|i| (&side_b, i)), depth).to_string());
         match (ia, ib) {
             (Some(_), Some(_)) => align(ia, ib, depth + 1, &mut stack),
             (Some(i), None) => {
@@ -228,10 +229,10 @@ pub(crate) fn compare(a: &Opened, sa: &Summary, b: &Opened, sb: &Summary) -> Val
         (None, None) => None,
         (x, y) => Some(y.unwrap_or(0.0) - x.unwrap_or(0.0)),
     };
-    json!({
+    rows.push(']');
+    let rest = json!({
         "a": {"summary": summary_json(sa)},
         "b": {"summary": summary_json(sb)},
-        "rows": rows,
         "totals": {
             "delta": {
                 "duration_ns": sb.duration() as i128 - sa.duration() as i128,
@@ -242,4 +243,12 @@ pub(crate) fn compare(a: &Opened, sa: &Summary, b: &Opened, sb: &Summary) -> Val
             }
         },
     })
+    .to_string();
+    // `{"a":...,"b":...,"totals":...,"rows":[...]}`
+    let mut out = String::with_capacity(rest.len() + rows.len() + 8);
+    out.push_str(&rest[..rest.len() - 1]);
+    out.push_str(",\"rows\":");
+    out.push_str(&rows);
+    out.push('}');
+    out
 }

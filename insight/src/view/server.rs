@@ -752,7 +752,7 @@ async fn compare_traces(
     })
     .await;
     match result {
-        Ok(Ok(v)) => json_response(&v),
+        Ok(Ok(text)) => json_text_response(text),
         Ok(Err(message)) => error(StatusCode::NOT_FOUND, message),
         Err(r) => r.into_response(),
     }
