@@ -887,6 +887,21 @@ fn otlp_from_the_sdk_exporter_in_protobuf_and_json_is_listed_and_written() {
         &big,
     );
     assert_eq!(reply.status, 413);
+    // A body announced too large is refused before it is sent.
+    {
+        let mut stream = TcpStream::connect(addr).expect("connect");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(5)))
+            .unwrap();
+        write!(
+            stream,
+            "POST /v1/traces HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/json\r\nContent-Length: 99999999999\r\n\r\n"
+        )
+        .unwrap();
+        let mut seen = String::new();
+        read_until(&mut stream, &mut seen, "\r\n");
+        assert!(seen.starts_with("HTTP/1.1 413"), "{seen}");
+    }
     // Errors axum makes itself are JSON too.
     let error_of = |reply: &Reply| -> String {
         let v: serde_json::Value = serde_json::from_slice(&reply.body).unwrap_or_else(|e| {
@@ -895,7 +910,7 @@ fn otlp_from_the_sdk_exporter_in_protobuf_and_json_is_listed_and_written() {
         v["error"].as_str().expect("an error message").to_owned()
     };
     assert!(
-        error_of(&reply).contains("length limit"),
+        error_of(&reply).contains("limit"),
         "{}",
         error_of(&reply)
     );

@@ -285,12 +285,31 @@ pub(crate) fn router(shared: Arc<Shared>) -> Router {
     if shared.otlp.is_some() {
         app = app.route(
             "/v1/traces",
-            post(otlp_traces).layer(DefaultBodyLimit::max(MAX_OTLP_BODY)),
+            post(otlp_traces)
+                .layer(DefaultBodyLimit::max(MAX_OTLP_BODY))
+                .layer(middleware::from_fn(announced_too_large)),
         );
     }
     app.fallback(not_found)
         .layer(middleware::from_fn_with_state(shared.clone(), guard))
         .with_state(shared)
+}
+
+/// A body announced larger than the OTLP limit is refused before it is read (the body
+/// limit alone would wait for 16 MiB to arrive first).
+async fn announced_too_large(request: Request, next: Next) -> Response {
+    let announced = request
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if announced.is_some_and(|n| n > MAX_OTLP_BODY as u64) {
+        return error(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            &format!("the body is over the {} MiB limit", MAX_OTLP_BODY >> 20),
+        );
+    }
+    next.run(request).await
 }
 
 /// The Host guard (DNS rebinding: a page of another site resolving its name to
