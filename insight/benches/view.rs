@@ -92,6 +92,18 @@ impl Drop for Running {
     }
 }
 
+/// The synthetic file's first `traces` trace ids, in hex.
+fn hex_ids(traces: u64) -> Vec<String> {
+    (0..traces)
+        .map(|t| {
+            synthetic::trace_id(t)
+                .iter()
+                .map(|b| format!("{b:02x}"))
+                .collect()
+        })
+        .collect()
+}
+
 fn bench(c: &mut Criterion) {
     let measuring = std::env::args().any(|a| a == "--bench");
     let (traces, name) = if measuring {
@@ -117,14 +129,7 @@ fn bench(c: &mut Criterion) {
         expected.spans,
         stats["index_bytes"].as_u64().unwrap_or(0) / 1024,
     );
-    let ids: Vec<String> = (0..traces)
-        .map(|t| {
-            synthetic::trace_id(t)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        })
-        .collect();
+    let ids = hex_ids(traces);
 
     let mut group = c.benchmark_group("view");
     group.sample_size(10);
@@ -201,14 +206,7 @@ fn bench(c: &mut Criterion) {
     synthetic::write_file(&big_path, big_traces, big_spans);
     let big = Running::start(big_path);
     assert_eq!(big.wait_listed()["total"], big_traces);
-    let big_ids: Vec<String> = (0..big_traces)
-        .map(|t| {
-            synthetic::trace_id(t)
-                .iter()
-                .map(|b| format!("{b:02x}"))
-                .collect()
-        })
-        .collect();
+    let big_ids = hex_ids(big_traces);
     let mut group = c.benchmark_group("view_big_traces");
     group.sample_size(10);
     group.measurement_time(Duration::from_secs(if measuring { 10 } else { 1 }));
