@@ -32,17 +32,24 @@ fn histogram(side: Side) -> &'static Histogram<f64> {
             "MCP request duration seen by the server",
         ),
     };
-    cell.get_or_init(|| {
-        let scope = InstrumentationScope::builder("aitrace")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
-        opentelemetry::global::meter_with_scope(scope)
-            .f64_histogram(name)
-            .with_unit("s")
-            .with_description(description)
-            .with_boundaries(c::DURATION_BUCKETS.to_vec())
-            .build()
-    })
+    cell.get_or_init(|| seconds_histogram(name, description, c::DURATION_BUCKETS))
+}
+
+/// A histogram of seconds on AITrace's meter.
+fn seconds_histogram(
+    name: &'static str,
+    description: &'static str,
+    buckets: &[f64],
+) -> Histogram<f64> {
+    let scope = InstrumentationScope::builder("aitrace")
+        .with_version(env!("CARGO_PKG_VERSION"))
+        .build();
+    opentelemetry::global::meter_with_scope(scope)
+        .f64_histogram(name)
+        .with_unit("s")
+        .with_description(description)
+        .with_boundaries(buckets.to_vec())
+        .build()
 }
 
 /// Records one operation's duration with its attributes.
@@ -72,17 +79,7 @@ fn session_histogram(side: Side) -> &'static Histogram<f64> {
             "MCP session duration seen by the server",
         ),
     };
-    cell.get_or_init(|| {
-        let scope = InstrumentationScope::builder("aitrace")
-            .with_version(env!("CARGO_PKG_VERSION"))
-            .build();
-        opentelemetry::global::meter_with_scope(scope)
-            .f64_histogram(name)
-            .with_unit("s")
-            .with_description(description)
-            .with_boundaries(SESSION_BUCKETS.to_vec())
-            .build()
-    })
+    cell.get_or_init(|| seconds_histogram(name, description, &SESSION_BUCKETS))
 }
 
 /// One MCP session's clock: started once (the first time [`begin`](Self::begin) is
