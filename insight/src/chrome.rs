@@ -111,7 +111,8 @@ struct Event<'a> {
     args: Args<'a>,
 }
 
-fn kind_name(kind: i32) -> &'static str {
+/// The OTLP span kind's name, lower case (the viewer shows it too).
+pub(crate) fn kind_name(kind: i32) -> &'static str {
     match kind {
         1 => "internal",
         2 => "server",

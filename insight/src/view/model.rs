@@ -659,7 +659,7 @@ pub(crate) fn brief(s: &SpanRecord, offset: u64) -> Value {
     json!({
         "span_id": s.span_id,
         "name": s.name,
-        "kind": kind_name(s.kind),
+        "kind": crate::chrome::kind_name(s.kind),
         "service": s.service,
         "start_offset_ns": offset,
         "duration_ns": s.duration_nanos(),
@@ -671,17 +671,6 @@ pub(crate) fn brief(s: &SpanRecord, offset: u64) -> Value {
         "operation": s.operation(),
         "model": s.model().map(|m| m.to_string()),
     })
-}
-
-fn kind_name(kind: i32) -> &'static str {
-    match kind {
-        1 => "internal",
-        2 => "server",
-        3 => "client",
-        4 => "producer",
-        5 => "consumer",
-        _ => "unspecified",
-    }
 }
 
 fn badges(s: &SpanRecord) -> Value {
