@@ -9,7 +9,7 @@ use aitrace_core::conventions as c;
 
 use super::diff::{lcs, word_diff, Step};
 use super::index::Summary;
-use super::model::{brief, message_text, summary_json, Opened};
+use super::model::{brief, message_text, summary_json, JsonArrayText, Opened};
 use crate::cost::span_cost;
 use crate::tracefile::{AttrValue, SpanRecord};
 
@@ -178,7 +178,7 @@ fn row(a: Option<(&Side<'_>, usize)>, b: Option<(&Side<'_>, usize)>, depth: usiz
 pub(crate) fn compare(a: &Opened, sa: &Summary, b: &Opened, sb: &Summary) -> String {
     let side_a = Side::new(a);
     let side_b = Side::new(b);
-    let mut rows = String::from("[");
+    let mut rows = JsonArrayText::with_capacity(0);
     // Work items: (span of a, span of b, depth); `None, None` is the virtual root.
     let mut stack: Vec<(Option<usize>, Option<usize>, usize)> = Vec::new();
     let align = |ia: Option<usize>,
@@ -206,10 +206,11 @@ pub(crate) fn compare(a: &Opened, sa: &Summary, b: &Opened, sb: &Summary) -> Str
     };
     align(None, None, 0, &mut stack);
     while let Some((ia, ib, depth)) = stack.pop() {
-        if rows.len() > 1 {
-            rows.push(',');
-        }
-        rows.push_str(&row(ia.map(|i| (&side_a, i)), ib.map(|i| (&side_b, i)), depth).to_string());
+        rows.push(&row(
+            ia.map(|i| (&side_a, i)),
+            ib.map(|i| (&side_b, i)),
+            depth,
+        ));
         match (ia, ib) {
             (Some(_), Some(_)) => align(ia, ib, depth + 1, &mut stack),
             (Some(i), None) => {
@@ -229,7 +230,6 @@ pub(crate) fn compare(a: &Opened, sa: &Summary, b: &Opened, sb: &Summary) -> Str
         (None, None) => None,
         (x, y) => Some(y.unwrap_or(0.0) - x.unwrap_or(0.0)),
     };
-    rows.push(']');
     let rest = json!({
         "a": {"summary": summary_json(sa)},
         "b": {"summary": summary_json(sb)},
@@ -242,13 +242,6 @@ pub(crate) fn compare(a: &Opened, sa: &Summary, b: &Opened, sb: &Summary) -> Str
                 "spans": sb.spans as i128 - sa.spans as i128,
             }
         },
-    })
-    .to_string();
-    // `{"a":...,"b":...,"totals":...,"rows":[...]}`
-    let mut out = String::with_capacity(rest.len() + rows.len() + 8);
-    out.push_str(&rest[..rest.len() - 1]);
-    out.push_str(",\"rows\":");
-    out.push_str(&rows);
-    out.push('}');
-    out
+    });
+    rows.into_field_of(&rest, "rows")
 }

@@ -191,20 +191,12 @@ impl Opened {
             // Spans whose id repeats one already read (invalid data, kept out of the tree;
             // the list row counts every line's spans).
             "duplicates": self.trace.duplicates,
-        })
-        .to_string();
-        // `{...head fields..., "spans":[item, item, ...]}`
-        let mut out = String::with_capacity(head.len() + n * 512);
-        out.push_str(&head[..head.len() - 1]);
-        out.push_str(",\"spans\":[");
+        });
+        let mut spans_text = JsonArrayText::with_capacity(n * 512);
         for i in 0..n {
-            if i > 0 {
-                out.push(',');
-            }
-            out.push_str(&item(i).to_string());
+            spans_text.push(&item(i));
         }
-        out.push_str("]}");
-        out
+        spans_text.into_field_of(&head, "spans")
     }
 
     /// `/api/traces/<id>/spans/<span_id>`.
@@ -673,6 +665,42 @@ pub(crate) fn brief(s: &SpanRecord, offset: u64) -> Value {
     })
 }
 
+/// A JSON array written as text an item at a time, so that only one item's value
+/// exists at once (a 100k-span answer is its text, not a tree of values).
+pub(crate) struct JsonArrayText(String);
+
+impl JsonArrayText {
+    pub fn with_capacity(bytes: usize) -> JsonArrayText {
+        let mut text = String::with_capacity(bytes + 2);
+        text.push('[');
+        JsonArrayText(text)
+    }
+
+    pub fn push(&mut self, item: &Value) {
+        if self.0.len() > 1 {
+            self.0.push(',');
+        }
+        self.0.push_str(&item.to_string());
+    }
+
+    /// `fields` (an object) with this array added as `key`, as JSON text.
+    pub fn into_field_of(mut self, fields: &Value, key: &str) -> String {
+        self.0.push(']');
+        let fields = fields.to_string();
+        let mut out = String::with_capacity(fields.len() + key.len() + self.0.len() + 4);
+        // `{...fields...,"key":[...]}`
+        out.push_str(fields.strip_suffix('}').unwrap_or(&fields));
+        if out.len() > 1 {
+            out.push(',');
+        }
+        out.push_str(&Value::from(key).to_string());
+        out.push(':');
+        out.push_str(&self.0);
+        out.push('}');
+        out
+    }
+}
+
 fn badges(s: &SpanRecord) -> Value {
     if !s.is_inference() {
         return json!({"input_tokens": null, "output_tokens": null, "cached_tokens": null, "cost_usd": null, "ttft_ms": null});
@@ -795,4 +823,27 @@ pub(crate) fn hex(bytes: &[u8]) -> String {
         s.push(char::from(DIGITS[usize::from(b & 0xf)]));
     }
     s
+}
+
+#[cfg(test)]
+mod tests {
+    use super::JsonArrayText;
+    use serde_json::{json, Value};
+
+    #[test]
+    fn an_array_written_as_text_is_the_same_json_as_the_value() {
+        let fields = json!({"trace_id": "ab", "n": 2});
+        let mut items = JsonArrayText::with_capacity(0);
+        items.push(&json!({"name": "a\"<b>"}));
+        items.push(&json!(null));
+        let text = items.into_field_of(&fields, "spans");
+        let parsed: Value = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(
+            parsed,
+            json!({"trace_id": "ab", "n": 2, "spans": [{"name": "a\"<b>"}, null]})
+        );
+        // No items, no other fields.
+        let text = JsonArrayText::with_capacity(0).into_field_of(&json!({}), "rows");
+        assert_eq!(text, r#"{"rows":[]}"#);
+    }
 }
