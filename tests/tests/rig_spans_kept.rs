@@ -66,6 +66,24 @@ async fn rigs_chat_spans_around_ours_are_not_counted_twice() {
             assert!(pair[1].0.starts_with("chat "), "{inference:?}");
             assert_eq!(pair[1].1, pair[0].1 + 1, "{inference:?}");
         }
+        // Blocking and streamed alike, every call ended normally: not failed, not
+        // cancelled (a stream dropped at its terminal event once was).
+        for s in &trace.spans {
+            assert_ne!(
+                s.span.status_code,
+                2,
+                "{} failed: {} {:?}",
+                s.span.name,
+                s.span.status_message,
+                s.span.attr("error.type")
+            );
+            assert!(s.span.attr("error.type").is_none(), "{}", s.span.name);
+            assert!(
+                s.span.attr("aitrace.cancelled").is_none(),
+                "{} cancelled",
+                s.span.name
+            );
+        }
         let report = CostReport::new(std::slice::from_ref(trace));
         assert_eq!(report.total.llm_calls, 2, "each call once");
         assert_eq!(report.total.input_tokens, totals.usage.input_tokens);
