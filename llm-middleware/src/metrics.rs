@@ -6,12 +6,26 @@
 //! [`DEFAULT_MAX_DISTINCT_VALUES`](aitrace_core::bound::DEFAULT_MAX_DISTINCT_VALUES) distinct values, process-wide, and reports any
 //! other as `_OTHER`, so a gateway called with ever new model names keeps a bounded
 //! number of series.
+//!
+//! # Why series are bound
+//!
+//! The SDK finds a measurement's series by hashing its attributes (SipHash over every
+//! key and value) on every point: for a call's four or five points with eight
+//! attributes each, that was most of what recording a call cost (see BENCHMARKS.md).
+//! So each attribute set a call records with is looked up once, in a small map of our
+//! own with a fast hasher, and its points go to instruments bound to that set
+//! (`bind`, the SDK's bound instruments). The map keeps at most [`MAX_BOUND_SERIES`]
+//! sets whose values were all admitted unchanged by the caps; any other call records
+//! its points the usual way. An instrument is bound to a set only when a point is
+//! first recorded on it, so no empty series is exported (a chat call that never
+//! streams has no time-to-first-chunk point).
 
-use std::sync::OnceLock;
+use std::collections::HashMap;
+use std::sync::{Arc, OnceLock, RwLock};
 
 use aitrace_core::bound::CardinalityCap;
 use aitrace_core::conventions as c;
-use opentelemetry::metrics::{Counter, Histogram};
+use opentelemetry::metrics::{BoundCounter, BoundHistogram, Counter, Histogram};
 use opentelemetry::{InstrumentationScope, KeyValue};
 
 #[derive(Debug)]
@@ -22,11 +36,82 @@ pub(crate) struct Instruments {
     cost: Counter<f64>,
 }
 
+/// Attribute sets kept bound, at most (a bound series is never evicted by the SDK, so
+/// this bounds what binding can hold on to).
+pub(crate) const MAX_BOUND_SERIES: usize = 512;
+
+/// One attribute set's instruments, each bound when its first point is recorded.
+#[derive(Debug)]
+struct Series {
+    /// The set (the token histogram's points add the token type to it).
+    attrs: Vec<KeyValue>,
+    duration: OnceLock<BoundHistogram<f64>>,
+    ttfc: OnceLock<BoundHistogram<f64>>,
+    cost: OnceLock<BoundCounter<f64>>,
+    input_tokens: OnceLock<BoundHistogram<u64>>,
+    output_tokens: OnceLock<BoundHistogram<u64>>,
+}
+
+impl Series {
+    fn new(attrs: Vec<KeyValue>) -> Series {
+        Series {
+            attrs,
+            duration: OnceLock::new(),
+            ttfc: OnceLock::new(),
+            cost: OnceLock::new(),
+            input_tokens: OnceLock::new(),
+            output_tokens: OnceLock::new(),
+        }
+    }
+
+    fn with_token_type(&self, kind: &'static str) -> Vec<KeyValue> {
+        let mut attrs = Vec::with_capacity(self.attrs.len() + 1);
+        attrs.extend(self.attrs.iter().cloned());
+        attrs.push(KeyValue::new(c::GEN_AI_TOKEN_TYPE, kind));
+        attrs
+    }
+
+    fn record(&self, i: &Instruments, point: &Point) {
+        self.duration
+            .get_or_init(|| i.duration.bind(&self.attrs))
+            .record(point.duration_s);
+        if let Some(t) = point.ttfc_s {
+            self.ttfc.get_or_init(|| i.ttfc.bind(&self.attrs)).record(t);
+        }
+        if let Some(usd) = point.cost_usd {
+            self.cost.get_or_init(|| i.cost.bind(&self.attrs)).add(usd);
+        }
+        if let Some(n) = point.input_tokens {
+            self.input_tokens
+                .get_or_init(|| i.tokens.bind(&self.with_token_type("input")))
+                .record(n);
+        }
+        if let Some(n) = point.output_tokens {
+            self.output_tokens
+                .get_or_init(|| i.tokens.bind(&self.with_token_type("output")))
+                .record(n);
+        }
+    }
+}
+
+/// What one call records.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Point {
+    pub(crate) duration_s: f64,
+    pub(crate) input_tokens: Option<u64>,
+    pub(crate) output_tokens: Option<u64>,
+    pub(crate) ttfc_s: Option<f64>,
+    pub(crate) cost_usd: Option<f64>,
+}
+
+type SeriesMap = HashMap<Vec<KeyValue>, Arc<Series>, foldhash::fast::RandomState>;
+
 /// Lazily made instruments: made at the first recorded call, so a meter provider
 /// installed after the layer was built is still used.
 #[derive(Debug, Default)]
 pub(crate) struct Metrics {
     instruments: OnceLock<Instruments>,
+    series: RwLock<SeriesMap>,
 }
 
 impl Metrics {
@@ -65,31 +150,60 @@ impl Metrics {
     }
 
     /// Records one call. `attrs` are the call's metric attributes (capped, see the
-    /// module docs); the token type is added in place for the token histogram.
-    pub(crate) fn record(
-        &self,
-        attrs: Vec<KeyValue>,
-        duration_s: f64,
-        input_tokens: Option<u64>,
-        output_tokens: Option<u64>,
-        ttfc_s: Option<f64>,
-        cost_usd: Option<f64>,
-    ) {
+    /// module docs); the token type is added for the token histogram.
+    pub(crate) fn record(&self, attrs: Vec<KeyValue>, point: Point) {
         let i = self.get();
-        let mut attrs = capped(attrs);
-        i.duration.record(duration_s, &attrs);
-        if let Some(t) = ttfc_s {
-            i.ttfc.record(t, &attrs);
+        let found = self
+            .series
+            .read()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(attrs.as_slice())
+            .cloned();
+        if let Some(series) = found {
+            series.record(i, &point);
+            return;
         }
-        if let Some(usd) = cost_usd {
-            i.cost.add(usd, &attrs);
-        }
-        for (tokens, kind) in [(input_tokens, "input"), (output_tokens, "output")] {
-            if let Some(n) = tokens {
-                attrs.push(KeyValue::new(c::GEN_AI_TOKEN_TYPE, kind));
-                i.tokens.record(n, &attrs);
-                attrs.pop();
+        let (attrs, unchanged) = capped(attrs);
+        if unchanged {
+            let series = {
+                let mut map = self.series.write().unwrap_or_else(|e| e.into_inner());
+                match map.get(attrs.as_slice()) {
+                    Some(series) => Some(Arc::clone(series)),
+                    None if map.len() < MAX_BOUND_SERIES => {
+                        let series = Arc::new(Series::new(attrs.clone()));
+                        map.insert(attrs.clone(), Arc::clone(&series));
+                        Some(series)
+                    }
+                    None => None,
+                }
+            };
+            if let Some(series) = series {
+                series.record(i, &point);
+                return;
             }
+        }
+        record_unbound(i, attrs, &point);
+    }
+}
+
+/// A call whose attribute set is not kept bound (a value the caps changed, or the map
+/// is full): its points are looked up by the SDK.
+fn record_unbound(i: &Instruments, mut attrs: Vec<KeyValue>, point: &Point) {
+    i.duration.record(point.duration_s, &attrs);
+    if let Some(t) = point.ttfc_s {
+        i.ttfc.record(t, &attrs);
+    }
+    if let Some(usd) = point.cost_usd {
+        i.cost.add(usd, &attrs);
+    }
+    for (tokens, kind) in [
+        (point.input_tokens, "input"),
+        (point.output_tokens, "output"),
+    ] {
+        if let Some(n) = tokens {
+            attrs.push(KeyValue::new(c::GEN_AI_TOKEN_TYPE, kind));
+            i.tokens.record(n, &attrs);
+            attrs.pop();
         }
     }
 }
@@ -111,8 +225,10 @@ fn cap_for(key: &str) -> Option<&'static CardinalityCap> {
     Some(cell.get_or_init(CardinalityCap::default))
 }
 
-/// The attributes with caller-controlled values bounded and capped.
-fn capped(mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
+/// The attributes with caller-controlled values bounded and capped, and whether every
+/// value was admitted unchanged.
+fn capped(mut attrs: Vec<KeyValue>) -> (Vec<KeyValue>, bool) {
+    let mut unchanged = true;
     for kv in &mut attrs {
         if let Some(cap) = cap_for(kv.key.as_str()) {
             let value = kv.value.as_str();
@@ -120,10 +236,11 @@ fn capped(mut attrs: Vec<KeyValue>) -> Vec<KeyValue> {
             if admitted != value {
                 let admitted = admitted.into_owned();
                 kv.value = admitted.into();
+                unchanged = false;
             }
         }
     }
-    attrs
+    (attrs, unchanged)
 }
 
 #[cfg(test)]
@@ -140,7 +257,7 @@ mod tests {
         };
         let mut distinct = std::collections::HashSet::new();
         for i in 0..2_001 {
-            let out = capped(attrs(&format!("model-{i}-{}", "x".repeat(16 * 1024))));
+            let (out, _) = capped(attrs(&format!("model-{i}-{}", "x".repeat(16 * 1024))));
             assert_eq!(out[0], KeyValue::new(c::GEN_AI_OPERATION_NAME, "chat"));
             let model = out[1].value.as_str().into_owned();
             assert!(model.len() <= aitrace_core::bound::MAX_NAME_BYTES);

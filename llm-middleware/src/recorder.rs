@@ -485,11 +485,13 @@ impl CallRecorder {
         metric_attrs.append(&mut self.openai_metric_attrs);
         self.config.metrics.record(
             metric_attrs,
-            duration.as_secs_f64(),
-            usage.map(|u| u.input_tokens),
-            usage.filter(|_| !embeddings).map(|u| u.output_tokens),
-            ttfc,
-            cost.as_ref().ok().map(|c| c.usd()),
+            crate::metrics::Point {
+                duration_s: duration.as_secs_f64(),
+                input_tokens: usage.map(|u| u.input_tokens),
+                output_tokens: usage.filter(|_| !embeddings).map(|u| u.output_tokens),
+                ttfc_s: ttfc,
+                cost_usd: cost.as_ref().ok().map(|c| c.usd()),
+            },
         );
         if let Some(run) = &self.run {
             run.record_llm_call(usage, cost.ok());
