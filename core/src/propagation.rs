@@ -25,20 +25,96 @@
 //! let parent = propagation::extract(&headers);
 //! ```
 
+use opentelemetry::propagation::text_map_propagator::FieldIter;
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::{SpanContext, TraceContextExt};
 use opentelemetry::Context;
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 
-/// Runs `f` with the global propagator, or with W3C Trace Context when the global one
-/// is the default no-op (it declares no fields).
+/// Runs `f` with the global propagator, or with W3C Trace Context ([`TraceContext`])
+/// when the global one is the default no-op (it declares no fields).
 pub fn with_propagator<T>(mut f: impl FnMut(&dyn TextMapPropagator) -> T) -> T {
     opentelemetry::global::get_text_map_propagator(|p| {
         if p.fields().next().is_none() {
-            f(&TraceContextPropagator::new())
+            f(&TraceContext::new())
         } else {
             f(p)
         }
     })
+}
+
+/// W3C Trace Context: the same headers as the SDK's [`TraceContextPropagator`], which
+/// reads them, with the `traceparent` written without the formatting machinery (the
+/// SDK's `format!` of the two ids was two thirds of what injecting cost an LLM call,
+/// see BENCHMARKS.md).
+///
+/// ```
+/// use std::collections::HashMap;
+///
+/// use aitrace_core::propagation::TraceContext;
+/// use opentelemetry::propagation::TextMapPropagator;
+/// use opentelemetry::trace::{SpanContext, SpanId, TraceContextExt, TraceFlags, TraceId, TraceState};
+/// use opentelemetry::Context;
+///
+/// let sc = SpanContext::new(
+///     TraceId::from_hex("4bf92f3577b34da6a3ce929d0e0e4736").unwrap(),
+///     SpanId::from_hex("00f067aa0ba902b7").unwrap(),
+///     TraceFlags::SAMPLED,
+///     false,
+///     TraceState::default(),
+/// );
+/// let mut headers = HashMap::new();
+/// TraceContext::new().inject_context(&Context::new().with_remote_span_context(sc), &mut headers);
+/// assert_eq!(headers["traceparent"], "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+/// ```
+#[derive(Debug, Default)]
+pub struct TraceContext(TraceContextPropagator);
+
+impl TraceContext {
+    /// The W3C Trace Context propagator.
+    pub fn new() -> Self {
+        TraceContext(TraceContextPropagator::new())
+    }
+}
+
+impl TextMapPropagator for TraceContext {
+    fn inject_context(&self, cx: &Context, injector: &mut dyn Injector) {
+        let span = cx.span();
+        let sc = span.span_context();
+        if sc.is_valid() {
+            injector.set("traceparent", traceparent(sc));
+            injector.set("tracestate", sc.trace_state().header());
+        }
+    }
+
+    fn extract_with_context(&self, cx: &Context, extractor: &dyn Extractor) -> Context {
+        self.0.extract_with_context(cx, extractor)
+    }
+
+    fn fields(&self) -> FieldIter<'_> {
+        self.0.fields()
+    }
+}
+
+/// The W3C `traceparent` of `sc`: version 00, lower-case hex ids, and the sampled flag
+/// (the only flag version 00 defines).
+pub fn traceparent(sc: &SpanContext) -> String {
+    fn hex(out: &mut String, bytes: &[u8]) {
+        const DIGITS: &[u8; 16] = b"0123456789abcdef";
+        for b in bytes {
+            out.push(char::from(DIGITS[usize::from(b >> 4)]));
+            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+        }
+    }
+    let flags = sc.trace_flags() & opentelemetry::trace::TraceFlags::SAMPLED;
+    let mut out = String::with_capacity(55);
+    out.push_str("00-");
+    hex(&mut out, &sc.trace_id().to_bytes());
+    out.push('-');
+    hex(&mut out, &sc.span_id().to_bytes());
+    out.push('-');
+    hex(&mut out, &[flags.to_u8()]);
+    out
 }
 
 /// Writes `cx`'s trace context into `carrier`. Nothing is written when `cx` holds no

@@ -19,7 +19,6 @@ use opentelemetry_appender_tracing::layer::OpenTelemetryTracingBridge;
 use opentelemetry_otlp::{WithExportConfig, WithHttpConfig};
 use opentelemetry_sdk::logs::SdkLoggerProvider;
 use opentelemetry_sdk::metrics::SdkMeterProvider;
-use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::{
     BatchConfigBuilder, BatchSpanProcessor, Sampler, SdkTracerProvider, ShouldSample,
 };
@@ -480,7 +479,7 @@ impl Telemetry {
         // puts something there (e.g. `context::scope().propagate_in_baggage(true)`).
         opentelemetry::global::set_text_map_propagator(
             opentelemetry::propagation::TextMapCompositePropagator::new(vec![
-                Box::new(TraceContextPropagator::new()),
+                Box::new(aitrace_core::propagation::TraceContext::new()),
                 Box::new(opentelemetry_sdk::propagation::BaggagePropagator::new()),
             ]),
         );

@@ -257,7 +257,7 @@ fn fallback_info(format: &WireFormat, provider: Provider) -> RequestInfo {
 /// The body with `"stream_options": {"include_usage": true}` added, unless it already
 /// says something about it.
 fn with_stream_usage(body: &[u8]) -> Option<Bytes> {
-    let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+    let mut value: serde_json::Value = crate::wire::from_json(body).ok()?;
     let obj = value.as_object_mut()?;
     let options = obj
         .entry("stream_options")

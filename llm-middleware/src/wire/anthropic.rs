@@ -48,7 +48,7 @@ pub fn parse_request(
     body: &[u8],
     capture: bool,
 ) -> Result<RequestInfo, ExtractError> {
-    let req: Request<'_> = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+    let req: Request<'_> = crate::wire::from_json(body).map_err(|e| malformed("request", e))?;
     let mut info = RequestInfo::new(provider, Operation::Chat, req.model.map(Cow::into_owned));
     info.stream = req.stream.unwrap_or(false);
     info.params = RequestParams {
@@ -74,7 +74,7 @@ pub fn parse_request(
         ..RequestParams::default()
     };
     if capture {
-        let value: Value = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+        let value: Value = crate::wire::from_json(body).map_err(|e| malformed("request", e))?;
         info.system_instructions = match value.get("system") {
             Some(Value::String(s)) => Some(Value::Array(vec![text_part(s)])),
             Some(Value::Array(blocks)) => {
@@ -191,7 +191,7 @@ struct Message {
 
 /// Reads a Messages response body.
 pub fn parse_response(body: &[u8], capture: bool) -> Result<ResponseInfo, ExtractError> {
-    let msg: Message = serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+    let msg: Message = crate::wire::from_json(body).map_err(|e| malformed("response", e))?;
     Ok(ResponseInfo {
         id: msg.id,
         model: msg.model,
@@ -268,7 +268,7 @@ impl StreamAccumulator for StreamState {
             return Ok(());
         }
         let e: Event<'_> =
-            serde_json::from_slice(event.data).map_err(|e| malformed("stream event", e))?;
+            crate::wire::from_json(event.data).map_err(|e| malformed("stream event", e))?;
         let kind = e.kind.as_deref().unwrap_or(event.event);
         match kind {
             "message_start" => {

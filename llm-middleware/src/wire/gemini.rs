@@ -64,7 +64,7 @@ pub fn parse_request(
     body: &[u8],
     capture: bool,
 ) -> Result<RequestInfo, ExtractError> {
-    let req: Request<'_> = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+    let req: Request<'_> = crate::wire::from_json(body).map_err(|e| malformed("request", e))?;
     let mut info = RequestInfo::new(
         provider,
         Operation::GenerateContent,
@@ -96,7 +96,7 @@ pub fn parse_request(
         };
     }
     if capture {
-        let value: Value = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+        let value: Value = crate::wire::from_json(body).map_err(|e| malformed("request", e))?;
         info.tool_definitions = value.get("tools").and_then(Value::as_array).map(|tools| {
             let mut defs = Vec::new();
             for tool in tools {
@@ -312,9 +312,9 @@ pub fn parse_response(body: &[u8], capture: bool) -> Result<ResponseInfo, Extrac
     let mut parts = Vec::new();
     let first = body.iter().find(|b| !b.is_ascii_whitespace());
     let responses: Vec<Response> = if first == Some(&b'[') {
-        serde_json::from_slice(body).map_err(|e| malformed("response", e))?
+        crate::wire::from_json(body).map_err(|e| malformed("response", e))?
     } else {
-        vec![serde_json::from_slice(body).map_err(|e| malformed("response", e))?]
+        vec![crate::wire::from_json(body).map_err(|e| malformed("response", e))?]
     };
     for r in responses {
         r.fold(&mut info, capture.then_some(&mut parts))?;
@@ -364,7 +364,7 @@ impl StreamAccumulator for StreamState {
             return Ok(());
         }
         let r: Response =
-            serde_json::from_slice(event.data).map_err(|e| malformed("stream event", e))?;
+            crate::wire::from_json(event.data).map_err(|e| malformed("stream event", e))?;
         if !self.capture {
             return r.fold(&mut self.info, None);
         }

@@ -56,6 +56,18 @@ impl ExtractError {
     }
 }
 
+/// Reads a JSON document. A body that is UTF-8 as a whole (nearly all are) is read as
+/// text, which spares serde_json a UTF-8 check of every string it meets (a fifth of
+/// reading a chat completion); any other body goes to the byte reader, which still
+/// accepts bytes that are not UTF-8 inside the strings it skips, so what is read does
+/// not change.
+pub(crate) fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => serde_json::from_str(text),
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
 pub(crate) fn malformed(what: &'static str, e: serde_json::Error) -> ExtractError {
     ExtractError::Malformed {
         what,
@@ -292,7 +304,7 @@ pub fn parse_error(body: &[u8]) -> Option<(String, String)> {
         status: Option<String>,
         message: Option<String>,
     }
-    let env: Envelope = serde_json::from_slice(body).ok()?;
+    let env: Envelope = crate::wire::from_json(body).ok()?;
     let e = env.error?;
     let (code_str, code_num) = match e.code {
         Some(serde_json::Value::String(s)) => (Some(s), None),
@@ -318,6 +330,33 @@ pub(crate) fn text_part(text: &str) -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn reads_bodies_whatever_their_bytes_as_the_byte_reader_did() {
+        let body = |content: &[u8]| {
+            let mut b =
+                br#"{"id":"c1","model":"m","choices":[{"index":0,"message":{"content":""#.to_vec();
+            b.extend_from_slice(content);
+            b.extend_from_slice(br#""},"finish_reason":"stop"}],"usage":{"prompt_tokens":7,"completion_tokens":3}}"#);
+            b
+        };
+        for content in [
+            &b"plain"[..],
+            "caf\u{e9} \u{1f600}".as_bytes(),
+            b"\xff\xfe broken",
+        ] {
+            let info = parse_response(&WireFormat::OpenAiChat, &body(content), false)
+                .unwrap_or_else(|e| panic!("{content:?}: {e}"));
+            let usage = info.usage.expect("usage");
+            assert_eq!((usage.input_tokens, usage.output_tokens), (7, 3));
+            assert_eq!(info.finish_reasons, vec!["stop".to_owned()]);
+        }
+        // Bytes that are not UTF-8 in a string that is kept are an error, as before.
+        let bad = [&br#"{"id":""#[..], b"\xff", br#"","choices":[]}"#].concat();
+        assert!(parse_response(&WireFormat::OpenAiChat, &bad, false).is_err());
+        let text: serde_json::Result<serde_json::Value> = from_json(b"{\"a\": [1, 2]}");
+        assert_eq!(text.unwrap()["a"][1], 2);
+    }
 
     #[test]
     fn detects_formats_from_paths() {

@@ -102,7 +102,7 @@ pub fn parse_request(
     body: &[u8],
     capture: bool,
 ) -> Result<RequestInfo, ExtractError> {
-    let req: Request<'_> = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+    let req: Request<'_> = crate::wire::from_json(body).map_err(|e| malformed("request", e))?;
     let operation = match format {
         WireFormat::OpenAiEmbeddings => Operation::Embeddings,
         WireFormat::OpenAiCompletions => Operation::TextCompletion,
@@ -155,7 +155,7 @@ pub fn parse_request(
         None => None,
     };
     if capture && operation != Operation::Embeddings {
-        let value: Value = serde_json::from_slice(body).map_err(|e| malformed("request", e))?;
+        let value: Value = crate::wire::from_json(body).map_err(|e| malformed("request", e))?;
         let (system, input) = if matches!(format, WireFormat::OpenAiResponses) {
             responses_input(&value)
         } else {
@@ -413,7 +413,7 @@ struct ChatResponse {
 
 /// Reads a chat completion (or legacy completion) response.
 pub fn parse_chat_response(body: &[u8], capture: bool) -> Result<ResponseInfo, ExtractError> {
-    let resp: ChatResponse = serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+    let resp: ChatResponse = crate::wire::from_json(body).map_err(|e| malformed("response", e))?;
     let mut choices = resp.choices;
     choices.sort_by_key(|c| c.index);
     let mut info = ResponseInfo {
@@ -434,7 +434,7 @@ pub fn parse_chat_response(body: &[u8], capture: bool) -> Result<ResponseInfo, E
             .unwrap_or_default(),
     };
     if capture {
-        let value: Value = serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+        let value: Value = crate::wire::from_json(body).map_err(|e| malformed("response", e))?;
         info.output_messages = value
             .get("choices")
             .and_then(Value::as_array)
@@ -479,7 +479,7 @@ pub fn parse_embeddings_response(body: &[u8]) -> Result<ResponseInfo, ExtractErr
         model: Option<String>,
         usage: Option<ChatUsage>,
     }
-    let resp: Embeddings = serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+    let resp: Embeddings = crate::wire::from_json(body).map_err(|e| malformed("response", e))?;
     Ok(ResponseInfo {
         model: resp.model,
         usage: resp.usage.map(|u| u.to_usage()).transpose()?,
@@ -604,7 +604,7 @@ fn responses_output(output: &[Value], finish_reason: Option<&str>) -> Value {
 /// Reads a Responses API response.
 pub fn parse_responses_response(body: &[u8], capture: bool) -> Result<ResponseInfo, ExtractError> {
     let resp: ResponseObject =
-        serde_json::from_slice(body).map_err(|e| malformed("response", e))?;
+        crate::wire::from_json(body).map_err(|e| malformed("response", e))?;
     resp.into_info(capture)
 }
 
@@ -682,7 +682,7 @@ impl StreamAccumulator for ChatStreamState {
             return Ok(());
         }
         let chunk: Chunk<'_> =
-            serde_json::from_slice(data).map_err(|e| malformed("stream chunk", e))?;
+            crate::wire::from_json(data).map_err(|e| malformed("stream chunk", e))?;
         if let Some(err) = chunk.error {
             self.error = Some(error_of(&err));
         }
@@ -840,7 +840,7 @@ impl StreamAccumulator for ResponsesStreamState {
             message: Option<String>,
         }
         let e: Event =
-            serde_json::from_slice(event.data).map_err(|e| malformed("stream event", e))?;
+            crate::wire::from_json(event.data).map_err(|e| malformed("stream event", e))?;
         let kind = e.kind.as_deref().unwrap_or(event.event);
         match kind {
             "response.created" | "response.in_progress" => {
