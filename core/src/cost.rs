@@ -353,12 +353,27 @@ impl PriceTable {
     /// The price of `model` (as [`PriceTable::lookup`] finds it), remembered for the
     /// next call with the same provider and name.
     pub fn price(&self, provider: Option<&Provider>, model: &str) -> Option<Price> {
-        let mut key = String::with_capacity(model.len() + 16);
-        key.push_str(provider.map_or("", Provider::as_str));
-        key.push('\0');
-        key.push_str(model);
+        // The memo's key, `provider \0 model`, made on the stack when it is short (it
+        // nearly always is): a lookup that finds it allocates nothing.
+        let provider_name = provider.map_or("", Provider::as_str);
+        let len = provider_name.len() + 1 + model.len();
+        let mut stack = [0u8; 128];
+        let owned: String;
+        let key: &str = match stack.get_mut(..len) {
+            Some(buf) => {
+                let (head, tail) = buf.split_at_mut(provider_name.len());
+                head.copy_from_slice(provider_name.as_bytes());
+                tail[1..].copy_from_slice(model.as_bytes());
+                // Two strings and a NUL between them: always UTF-8.
+                std::str::from_utf8(buf).unwrap_or_default()
+            }
+            None => {
+                owned = format!("{provider_name}\0{model}");
+                &owned
+            }
+        };
         let memo = self.memo.read().unwrap_or_else(|e| e.into_inner());
-        if let Some(found) = memo.prices.get(key.as_str()) {
+        if let Some(found) = memo.prices.get(key) {
             return *found;
         }
         let cost = key.len() + MEMO_ENTRY_OVERHEAD;
@@ -368,7 +383,7 @@ impl PriceTable {
         if fits {
             let mut memo = self.memo.write().unwrap_or_else(|e| e.into_inner());
             if memo.bytes + cost <= MEMO_MAX_BYTES
-                && memo.prices.insert(key.into_boxed_str(), found).is_none()
+                && memo.prices.insert(Box::from(key), found).is_none()
             {
                 memo.bytes += cost;
             }
@@ -730,6 +745,29 @@ mod tests {
         );
         assert!(table.memo_bytes() > MEMO_MAX_BYTES / 2);
         // Known models still price, memoized or not.
+        assert!(table
+            .price(Some(&Provider::OpenAi), "gpt-4o-mini")
+            .is_some());
+    }
+
+    #[test]
+    fn memo_keys_are_the_same_made_on_the_stack_or_not() {
+        let table = PriceTable::embedded().clone();
+        // Short keys are made on the stack, keys past 128 bytes on the heap.
+        for model in [
+            "gpt-4o-mini".to_owned(),
+            format!("gpt-4o-mini-{}", "x".repeat(140)),
+        ] {
+            let before = table.memo_bytes();
+            let first = table.price(Some(&Provider::OpenAi), &model);
+            let once = table.memo_bytes();
+            assert!(once > before, "{model}: memoized");
+            assert_eq!(table.price(Some(&Provider::OpenAi), &model), first);
+            assert_eq!(table.memo_bytes(), once, "{model}: found, not added again");
+            // Another provider (or none) is another key.
+            let _ = table.price(None, &model);
+            assert!(table.memo_bytes() > once);
+        }
         assert!(table
             .price(Some(&Provider::OpenAi), "gpt-4o-mini")
             .is_some());

@@ -133,10 +133,50 @@ impl OtelSpan {
         attributes: Vec<KeyValue>,
         links: Vec<SpanContext>,
     ) -> OtelSpan {
+        OtelSpan::start_inner(parent, name.into(), kind, attributes, links, 0)
+    }
+
+    /// Starts a span (as [`OtelSpan::start_with_parent`]) that keeps room for `more`
+    /// attributes set later, e.g. those of a response at the end of a call: the SDK
+    /// keeps a span's attributes in one list, which would otherwise grow (and be
+    /// copied) as they are set.
+    ///
+    /// ```
+    /// use aitrace_core::emit::OtelSpan;
+    /// use opentelemetry::trace::SpanKind;
+    /// use opentelemetry::{Context, KeyValue};
+    ///
+    /// let span = OtelSpan::start_with_room(
+    ///     &Context::current(),
+    ///     "chat gpt-4o-mini",
+    ///     SpanKind::Client,
+    ///     vec![KeyValue::new("gen_ai.request.model", "gpt-4o-mini")],
+    ///     12,
+    /// );
+    /// span.set_attributes([KeyValue::new("gen_ai.usage.input_tokens", 19_i64)]);
+    /// span.end();
+    /// ```
+    pub fn start_with_room(
+        parent: &Context,
+        name: impl Into<Cow<'static, str>>,
+        kind: SpanKind,
+        attributes: Vec<KeyValue>,
+        more: usize,
+    ) -> OtelSpan {
+        OtelSpan::start_inner(parent, name.into(), kind, attributes, Vec::new(), more)
+    }
+
+    fn start_inner(
+        parent: &Context,
+        name: Cow<'static, str>,
+        kind: SpanKind,
+        attributes: Vec<KeyValue>,
+        links: Vec<SpanContext>,
+        more: usize,
+    ) -> OtelSpan {
         if !is_active() {
             return OtelSpan::off(parent.clone());
         }
-        let name = name.into();
         let mut attributes = attributes;
         crate::context::extend_span_attributes(parent, &mut attributes);
         // Caller-controlled names and ids (a model name from the request) are bounded.
@@ -144,11 +184,15 @@ impl OtelSpan {
             .into_iter()
             .map(crate::bound::bound_attribute)
             .collect();
+        // The SDK takes this list as the span's own (its capacity included); the
+        // `tracing` fallback below needs the attributes too.
+        let mut for_span = Vec::with_capacity(attributes.len() + more);
+        for_span.extend(attributes.iter().cloned());
         let tracer = opentelemetry::global::tracer_provider().tracer_with_scope(scope());
         let builder = tracer
             .span_builder(name.clone())
             .with_kind(kind.clone())
-            .with_attributes(attributes.clone())
+            .with_attributes(for_span)
             .with_links(
                 links
                     .iter()

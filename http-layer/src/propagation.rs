@@ -101,10 +101,15 @@ pub struct HeaderInjector<'a>(pub &'a mut HeaderMap);
 
 impl Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (
-            HeaderName::from_bytes(key.as_bytes()),
-            HeaderValue::from_str(&value),
-        ) {
+        // The W3C names are known (no copy of the name); the value's bytes are moved
+        // into the header, not copied.
+        let name = match key {
+            TRACEPARENT => Ok(HeaderName::from_static(TRACEPARENT)),
+            TRACESTATE => Ok(HeaderName::from_static(TRACESTATE)),
+            "baggage" => Ok(HeaderName::from_static("baggage")),
+            other => HeaderName::from_bytes(other.as_bytes()),
+        };
+        if let (Ok(name), Ok(value)) = (name, HeaderValue::try_from(value)) {
             self.0.insert(name, value);
         }
     }

@@ -19,9 +19,44 @@ use opentelemetry::logs::Severity;
 use opentelemetry::trace::SpanKind;
 use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 
-/// An attribute string shared by the span and the metrics without copying.
+/// What a response usually adds to the span (ids, models, finish reasons, usage, cost:
+/// twelve for a chat completion), kept free from the start.
+const END_ATTRIBUTES: usize = 14;
+
+/// Distinct strings each thread keeps for [`shared`], at most.
+const INTERNED_PER_THREAD: usize = 256;
+
+thread_local! {
+    /// The names this thread's calls repeat (models, hosts, service tiers,
+    /// fingerprints), each allocated once.
+    static INTERNED: std::cell::RefCell<std::collections::HashSet<Arc<str>, foldhash::fast::RandomState>> =
+        std::cell::RefCell::default();
+}
+
+/// An attribute string shared by the span and the metrics without copying. Names that
+/// repeat call after call are allocated once per thread and shared from then on, so
+/// a call's span holds no copy of its own that the exporter's thread must free (which
+/// contends with the application's allocations, see BENCHMARKS.md); past
+/// [`INTERNED_PER_THREAD`] names, or for a name longer than the bound on names, each
+/// call has its own.
 fn shared(s: &str) -> StringValue {
-    StringValue::from(Arc::<str>::from(s))
+    if s.len() > aitrace_core::bound::MAX_NAME_BYTES {
+        return StringValue::from(Arc::<str>::from(s));
+    }
+    INTERNED
+        .try_with(|set| {
+            let mut set = set.borrow_mut();
+            if let Some(known) = set.get(s) {
+                return Arc::clone(known);
+            }
+            let new = Arc::<str>::from(s);
+            if set.len() < INTERNED_PER_THREAD {
+                set.insert(Arc::clone(&new));
+            }
+            new
+        })
+        .map(StringValue::from)
+        .unwrap_or_else(|_| StringValue::from(Arc::<str>::from(s)))
 }
 
 use crate::config::GenAiConfig;
@@ -53,7 +88,7 @@ pub(crate) struct CallRecorder {
     provider_value: Value,
     operation: Operation,
     request_model: Option<StringValue>,
-    server: Option<(String, u16)>,
+    server: Option<(StringValue, u16)>,
     run: Option<Run>,
     extra: Vec<KeyValue>,
     /// What the `gen_ai.client.inference.operation.details` event will carry, kept
@@ -74,6 +109,41 @@ struct Details {
 fn string_array(items: &[String]) -> Value {
     Value::Array(Array::String(
         items.iter().map(|s| StringValue::from(s.clone())).collect(),
+    ))
+}
+
+/// The finish reasons the providers document, held as static strings: nearly every
+/// call has one of them, which then costs no copy.
+const KNOWN_FINISH_REASONS: &[&str] = &[
+    "stop",
+    "length",
+    "tool_calls",
+    "content_filter",
+    "function_call",
+    "end_turn",
+    "max_tokens",
+    "stop_sequence",
+    "tool_use",
+    "pause_turn",
+    "refusal",
+    "STOP",
+    "MAX_TOKENS",
+    "SAFETY",
+    "RECITATION",
+    "error",
+];
+
+fn finish_reasons(items: &[String]) -> Value {
+    Value::Array(Array::String(
+        items
+            .iter()
+            .map(
+                |s| match KNOWN_FINISH_REASONS.iter().find(|k| **k == s.as_str()) {
+                    Some(known) => StringValue::from(*known),
+                    None => StringValue::from(s.clone()),
+                },
+            )
+            .collect(),
     ))
 }
 
@@ -184,7 +254,7 @@ impl CallRecorder {
     pub(crate) fn start(
         config: Arc<GenAiConfig>,
         info: &RequestInfo,
-        server: Option<(String, u16)>,
+        server: Option<(&str, u16)>,
     ) -> CallRecorder {
         let provider = config
             .provider
@@ -194,6 +264,7 @@ impl CallRecorder {
         let provider_value = provider.to_value();
         let request_model = info.model.as_deref().map(shared);
         let mut attrs = request_attributes(&config, &provider_value, request_model.as_ref(), info);
+        let server = server.map(|(host, port)| (shared(host), port));
         if let Some((host, port)) = &server {
             attrs.push(KeyValue::new(c::SERVER_ADDRESS, host.clone()));
             attrs.push(KeyValue::new(c::SERVER_PORT, i64::from(*port)));
@@ -210,7 +281,13 @@ impl CallRecorder {
         // The details event repeats the start attributes: kept only when it will be sent.
         let attrs_for_details =
             (config.content.mode().on_events() && logs::is_installed()).then(|| attrs.clone());
-        let span = OtelSpan::start(name, SpanKind::Client, attrs);
+        let span = OtelSpan::start_with_room(
+            &Context::current(),
+            name,
+            SpanKind::Client,
+            attrs,
+            END_ATTRIBUTES,
+        );
         let recorder = CallRecorder {
             span,
             start: Instant::now(),
@@ -222,7 +299,8 @@ impl CallRecorder {
             request_model,
             server,
             run: Run::current(),
-            extra: Vec::new(),
+            // The notes made along the way and what the response adds, in one list.
+            extra: Vec::with_capacity(END_ATTRIBUTES + 2),
             details: None,
             openai_metric_attrs: Vec::new(),
             done: false,
@@ -363,8 +441,6 @@ impl CallRecorder {
 
         if self.span.is_recording() {
             let mut attrs = std::mem::take(&mut self.extra);
-            // Room for what a response usually adds (ids, models, usage, cost).
-            attrs.reserve(20);
             if let Some(r) = response {
                 if let Some(id) = &r.id {
                     attrs.push(KeyValue::new(c::GEN_AI_RESPONSE_ID, id.clone()));
@@ -375,16 +451,16 @@ impl CallRecorder {
                 if !r.finish_reasons.is_empty() {
                     attrs.push(KeyValue::new(
                         c::GEN_AI_RESPONSE_FINISH_REASONS,
-                        string_array(&r.finish_reasons),
+                        finish_reasons(&r.finish_reasons),
                     ));
                 }
                 if let Some(tier) = &r.service_tier {
-                    let kv = KeyValue::new(c::OPENAI_RESPONSE_SERVICE_TIER, tier.clone());
+                    let kv = KeyValue::new(c::OPENAI_RESPONSE_SERVICE_TIER, shared(tier));
                     self.openai_metric_attrs.push(kv.clone());
                     attrs.push(kv);
                 }
                 if let Some(fp) = &r.system_fingerprint {
-                    let kv = KeyValue::new(c::OPENAI_RESPONSE_SYSTEM_FINGERPRINT, fp.clone());
+                    let kv = KeyValue::new(c::OPENAI_RESPONSE_SYSTEM_FINGERPRINT, shared(fp));
                     self.openai_metric_attrs.push(kv.clone());
                     attrs.push(kv);
                 }

@@ -38,10 +38,15 @@ struct HeaderInjector<'a>(&'a mut http::HeaderMap);
 
 impl opentelemetry::propagation::Injector for HeaderInjector<'_> {
     fn set(&mut self, key: &str, value: String) {
-        if let (Ok(name), Ok(value)) = (
-            http::header::HeaderName::from_bytes(key.as_bytes()),
-            http::HeaderValue::from_str(&value),
-        ) {
+        // The W3C names are known (no copy of the name); the value's bytes are moved
+        // into the header, not copied.
+        let name = match key {
+            "traceparent" => Ok(http::header::HeaderName::from_static("traceparent")),
+            "tracestate" => Ok(http::header::HeaderName::from_static("tracestate")),
+            "baggage" => Ok(http::header::HeaderName::from_static("baggage")),
+            other => http::header::HeaderName::from_bytes(other.as_bytes()),
+        };
+        if let (Ok(name), Ok(value)) = (name, http::HeaderValue::try_from(value)) {
             self.0.insert(name, value);
         }
     }
@@ -118,9 +123,7 @@ impl HttpCall {
             }
             _ => None,
         };
-        let server = target
-            .host
-            .map(|h| (h.to_owned(), target.port.unwrap_or(443)));
+        let server = target.host.map(|h| (h, target.port.unwrap_or(443)));
         let mut recorder = CallRecorder::start(Arc::clone(config), &info, server);
         for kv in notes {
             recorder.note(kv);
