@@ -38,7 +38,7 @@ use reqwest_middleware::{Middleware, Next, Result};
 
 use crate::config::GenAiConfig;
 use crate::http::{HttpCall, ObservedBody, Target};
-use crate::wire::WireFormat;
+use crate::wire::{self, WireFormat};
 
 /// reqwest-middleware middleware recording a GenAI span per LLM API call.
 #[derive(Debug, Clone)]
@@ -93,7 +93,11 @@ impl Middleware for GenAiMiddleware {
         'life2: 'async_trait,
         Self: 'async_trait,
     {
-        match HttpCall::observes(&target(&req)) {
+        // Nothing records: the request goes on untouched, its URL not even read.
+        if !crate::layer::needs_recording() {
+            return next.run(req, extensions);
+        }
+        match wire::detect(req.method().as_str(), req.url().path()) {
             None => next.run(req, extensions),
             Some(format) => Box::pin(self.observe(format, req, extensions, next)),
         }

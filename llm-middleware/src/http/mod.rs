@@ -88,8 +88,11 @@ impl HttpCall {
     /// The request's wire format when it is an LLM API call that something records
     /// (a `tracing` subscriber, or an agent run); `None` when it passes through.
     pub(crate) fn observes(target: &Target<'_>) -> Option<WireFormat> {
-        let format = wire::detect(target.method, target.path)?;
-        crate::layer::needs_recording().then_some(format)
+        // The cheaper test first: with nothing to record, the path is not looked at.
+        if !crate::layer::needs_recording() {
+            return None;
+        }
+        wire::detect(target.method, target.path)
     }
 
     /// [`HttpCall::begin`] for a request [`HttpCall::observes`] gave `format` for.
