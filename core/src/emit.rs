@@ -59,6 +59,35 @@ pub fn set_enabled_without_subscriber(on: bool) {
     WITHOUT_SUBSCRIBER.store(on, Ordering::Relaxed);
 }
 
+static SDK_METERS: AtomicBool = AtomicBool::new(false);
+
+/// Declares whether the global meter provider is the OpenTelemetry SDK's
+/// (`opentelemetry_sdk::metrics::SdkMeterProvider`); `aitrace::init()` declares the one
+/// it installs. The GenAI layers then record their metric points through instruments
+/// bound to each attribute set, which the SDK finds once instead of on every point.
+/// Declare no other provider: the OpenTelemetry API's default `bind` returns a handle
+/// that drops what is recorded through it.
+///
+/// ```
+/// use opentelemetry_sdk::metrics::SdkMeterProvider;
+///
+/// let provider = SdkMeterProvider::builder().build();
+/// opentelemetry::global::set_meter_provider(provider.clone());
+/// aitrace_core::emit::set_sdk_meter_provider(true);
+/// assert!(aitrace_core::emit::sdk_meter_provider());
+/// # aitrace_core::emit::set_sdk_meter_provider(false);
+/// ```
+pub fn set_sdk_meter_provider(is_sdk: bool) {
+    SDK_METERS.store(is_sdk, Ordering::Relaxed);
+}
+
+/// Whether the global meter provider was declared the SDK's
+/// ([`set_sdk_meter_provider`]).
+#[inline]
+pub fn sdk_meter_provider() -> bool {
+    SDK_METERS.load(Ordering::Relaxed)
+}
+
 /// Whether layers should do any work: a `tracing` subscriber has been installed (or
 /// [`set_enabled_without_subscriber`] was called). One atomic load; layers pass calls
 /// straight through when this is `false` and nothing else needs them.

@@ -6,8 +6,9 @@
 //! 1. before any `tracing` subscriber or provider exists: the bare
 //!    `ClientWithMiddleware` and the same client with `GenAiMiddleware`;
 //! 2. with the pipeline (registry + tracing-opentelemetry, SDK tracer provider with a
-//!    batch processor into a no-op exporter, SDK meter provider with a periodic reader (every 60 s) into memory,
-//!    both global): bare, `GenAiMiddleware`, `GenAiMiddleware` + `ClientMiddleware`,
+//!    batch processor into a no-op exporter, SDK meter provider with a periodic reader
+//!    (every 60 s) into memory, both global, the meter provider declared the SDK's as
+//!    `aitrace::init()` does; one case without that declaration): bare, `GenAiMiddleware`, `GenAiMiddleware` + `ClientMiddleware`,
 //!    and the floor: the bare call inside one span made with the SDK tracer directly,
 //!    with the attributes `GenAiMiddleware` records for this call;
 //! 3. that raw SDK span alone, without the HTTP call, so the middleware's added time
@@ -202,6 +203,9 @@ fn bench(c: &mut Criterion) {
         .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
         .build();
     opentelemetry::global::set_meter_provider(meters.clone());
+    // As `aitrace::init()` does for the provider it installs: the metric points go
+    // through bound instruments (one case below measures them unbound).
+    aitrace_core::emit::set_sdk_meter_provider(true);
     tracing_subscriber::registry()
         .with(tracing_opentelemetry::layer().with_tracer(provider.tracer("bench")))
         .init();
@@ -228,6 +232,12 @@ fn bench(c: &mut Criterion) {
     for (name, client) in &in_process {
         group.bench_function(*name, |b| b.to_async(&local).iter(|| call(client, &url)));
     }
+    // A meter provider not declared the SDK's: every metric point looked up by the SDK.
+    aitrace_core::emit::set_sdk_meter_provider(false);
+    group.bench_function("GenAiMiddleware, metrics unbound", |b| {
+        b.to_async(&local).iter(|| call(&in_process[1].1, &url))
+    });
+    aitrace_core::emit::set_sdk_meter_provider(true);
     group.bench_function("bare + raw SDK span (floor)", |b| {
         b.to_async(&local).iter(|| async {
             let n = call(&in_process[0].1, &url).await;

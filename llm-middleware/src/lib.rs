@@ -22,7 +22,10 @@
 //!
 //! Spans are made with [`aitrace_core::emit::OtelSpan`]; with no `tracing`
 //! subscriber installed and no agent run collecting totals, calls pass straight
-//! through.
+//! through. The metrics go to the global meter provider; with the SDK's provider
+//! installed by your own code rather than `aitrace::init()`, call
+//! [`aitrace_core::emit::set_sdk_meter_provider`]`(true)` after installing it, and the
+//! metric points are recorded through bound instruments (cheaper; see BENCHMARKS.md).
 //!
 //! ```
 //! use aitrace_llm::{GenAiConfig, GenAiMiddleware};

@@ -12,13 +12,17 @@
 //! The SDK finds a measurement's series by hashing its attributes (SipHash over every
 //! key and value) on every point: for a call's four or five points with eight
 //! attributes each, that was most of what recording a call cost (see BENCHMARKS.md).
-//! So each attribute set a call records with is looked up once, in a small map of our
-//! own with a fast hasher, and its points go to instruments bound to that set
+//! So, when the global meter provider is declared to be the SDK's
+//! ([`aitrace_core::emit::sdk_meter_provider`]; `aitrace::init()` declares the one it
+//! installs), each attribute set a call records with is looked up once, in a small map
+//! of our own with a fast hasher, and its points go to instruments bound to that set
 //! (`bind`, the SDK's bound instruments). The map keeps at most [`MAX_BOUND_SERIES`]
-//! sets whose values were all admitted unchanged by the caps; any other call records
-//! its points the usual way. An instrument is bound to a set only when a point is
-//! first recorded on it, so no empty series is exported (a chat call that never
-//! streams has no time-to-first-chunk point).
+//! sets of at most 1 KiB whose values were all admitted unchanged by the caps; any
+//! other call records its points the usual way. An instrument's first point on a set is
+//! recorded the usual way and the instrument bound after it, so no empty series is
+//! exported (a chat call that never streams has no time-to-first-chunk point). Any
+//! other meter provider gets every point the usual way: the API's default `bind`
+//! returns a handle that drops what is recorded through it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, OnceLock, RwLock};
@@ -40,7 +44,13 @@ pub(crate) struct Instruments {
 /// this bounds what binding can hold on to).
 pub(crate) const MAX_BOUND_SERIES: usize = 512;
 
-/// One attribute set's instruments, each bound when its first point is recorded.
+/// The longest attribute set kept bound, in bytes of its values (longer sets, e.g. one
+/// with an oversized fingerprint, are recorded the usual way and never held here).
+const MAX_BOUND_SET_BYTES: usize = 1024;
+
+/// One attribute set's instruments. Each is bound after its first point, which is
+/// recorded the usual way: the SDK then creates the series with that point in it, so
+/// no collection can find it empty, whatever the temporality.
 #[derive(Debug)]
 struct Series {
     /// The set (the token histogram's points add the token type to it).
@@ -50,6 +60,24 @@ struct Series {
     cost: OnceLock<BoundCounter<f64>>,
     input_tokens: OnceLock<BoundHistogram<u64>>,
     output_tokens: OnceLock<BoundHistogram<u64>>,
+}
+
+/// Records `value` through `bound` once it is bound; the first time, the usual way, and
+/// then binds.
+fn histogram_point<T: Copy>(
+    bound: &OnceLock<BoundHistogram<T>>,
+    histogram: &Histogram<T>,
+    attrs: impl FnOnce() -> Vec<KeyValue>,
+    value: T,
+) {
+    match bound.get() {
+        Some(b) => b.record(value),
+        None => {
+            let attrs = attrs();
+            histogram.record(value, &attrs);
+            let _ = bound.get_or_init(|| histogram.bind(&attrs));
+        }
+    }
 }
 
 impl Series {
@@ -72,24 +100,27 @@ impl Series {
     }
 
     fn record(&self, i: &Instruments, point: &Point) {
-        self.duration
-            .get_or_init(|| i.duration.bind(&self.attrs))
-            .record(point.duration_s);
+        let set = || self.attrs.clone();
+        histogram_point(&self.duration, &i.duration, set, point.duration_s);
         if let Some(t) = point.ttfc_s {
-            self.ttfc.get_or_init(|| i.ttfc.bind(&self.attrs)).record(t);
+            histogram_point(&self.ttfc, &i.ttfc, set, t);
         }
         if let Some(usd) = point.cost_usd {
-            self.cost.get_or_init(|| i.cost.bind(&self.attrs)).add(usd);
+            match self.cost.get() {
+                Some(b) => b.add(usd),
+                None => {
+                    i.cost.add(usd, &self.attrs);
+                    let _ = self.cost.get_or_init(|| i.cost.bind(&self.attrs));
+                }
+            }
         }
         if let Some(n) = point.input_tokens {
-            self.input_tokens
-                .get_or_init(|| i.tokens.bind(&self.with_token_type("input")))
-                .record(n);
+            let set = || self.with_token_type("input");
+            histogram_point(&self.input_tokens, &i.tokens, set, n);
         }
         if let Some(n) = point.output_tokens {
-            self.output_tokens
-                .get_or_init(|| i.tokens.bind(&self.with_token_type("output")))
-                .record(n);
+            let set = || self.with_token_type("output");
+            histogram_point(&self.output_tokens, &i.tokens, set, n);
         }
     }
 }
@@ -153,18 +184,22 @@ impl Metrics {
     /// module docs); the token type is added for the token histogram.
     pub(crate) fn record(&self, attrs: Vec<KeyValue>, point: Point) {
         let i = self.get();
-        let found = self
-            .series
-            .read()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(attrs.as_slice())
-            .cloned();
+        if !aitrace_core::emit::sdk_meter_provider() {
+            return record_unbound(i, capped(attrs).0, &point);
+        }
+        let (found, full) = {
+            let map = self.series.read().unwrap_or_else(|e| e.into_inner());
+            (
+                map.get(attrs.as_slice()).cloned(),
+                map.len() >= MAX_BOUND_SERIES,
+            )
+        };
         if let Some(series) = found {
             series.record(i, &point);
             return;
         }
         let (attrs, unchanged) = capped(attrs);
-        if unchanged {
+        if unchanged && !full && set_bytes(&attrs) <= MAX_BOUND_SET_BYTES {
             let series = {
                 let mut map = self.series.write().unwrap_or_else(|e| e.into_inner());
                 match map.get(attrs.as_slice()) {
@@ -186,8 +221,20 @@ impl Metrics {
     }
 }
 
-/// A call whose attribute set is not kept bound (a value the caps changed, or the map
-/// is full): its points are looked up by the SDK.
+/// Bytes of an attribute set's values, as far as holding it costs memory.
+fn set_bytes(attrs: &[KeyValue]) -> usize {
+    attrs
+        .iter()
+        .map(|kv| match &kv.value {
+            opentelemetry::Value::String(s) => s.as_str().len(),
+            _ => 8,
+        })
+        .sum()
+}
+
+/// A call whose attribute set is not kept bound (the meter provider is not declared the
+/// SDK's, a value the caps changed, a long set, or the map is full): its points are
+/// looked up by the SDK.
 fn record_unbound(i: &Instruments, mut attrs: Vec<KeyValue>, point: &Point) {
     i.duration.record(point.duration_s, &attrs);
     if let Some(t) = point.ttfc_s {

@@ -24,7 +24,7 @@ use opentelemetry::{Array, Context, KeyValue, StringValue, Value};
 const END_ATTRIBUTES: usize = 14;
 
 /// Distinct strings each thread keeps for [`shared`], at most.
-const INTERNED_PER_THREAD: usize = 256;
+const INTERNED_PER_THREAD: usize = 64;
 
 thread_local! {
     /// The names this thread's calls repeat (models, hosts, service tiers,
@@ -299,8 +299,7 @@ impl CallRecorder {
             request_model,
             server,
             run: Run::current(),
-            // The notes made along the way and what the response adds, in one list.
-            extra: Vec::with_capacity(END_ATTRIBUTES + 2),
+            extra: Vec::new(),
             details: None,
             openai_metric_attrs: Vec::new(),
             done: false,
@@ -389,6 +388,10 @@ impl CallRecorder {
 
     /// Adds an attribute recorded at the end (e.g. markers from parsing).
     pub(crate) fn note(&mut self, kv: KeyValue) {
+        if self.extra.capacity() == 0 && self.span.is_recording() {
+            // The notes and what the response adds end up in one list: room for both.
+            self.extra.reserve(END_ATTRIBUTES + 2);
+        }
         self.extra.push(kv);
     }
 
@@ -441,6 +444,7 @@ impl CallRecorder {
 
         if self.span.is_recording() {
             let mut attrs = std::mem::take(&mut self.extra);
+            attrs.reserve(END_ATTRIBUTES);
             if let Some(r) = response {
                 if let Some(id) = &r.id {
                     attrs.push(KeyValue::new(c::GEN_AI_RESPONSE_ID, id.clone()));

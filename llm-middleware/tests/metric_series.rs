@@ -108,25 +108,25 @@ async fn chat(client: &ClientWithMiddleware, url: &str, model: &str, stream: boo
     resp.bytes().await.unwrap();
 }
 
-#[tokio::test]
-async fn delta_intervals_hold_each_series_own_points_and_nothing_else() {
-    let delta = delta_pipeline();
-    let server = common::mock::start().await;
-    let url = server.url("/v1/chat/completions");
-    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
-        .with(GenAiMiddleware::new(GenAiConfig::default()))
-        .build();
-    let a = KeyValue::new(c::GEN_AI_REQUEST_MODEL, "gpt-4o-mini");
-    let b = KeyValue::new(c::GEN_AI_REQUEST_MODEL, "model-b");
+/// Three intervals with the two models; the same assertions whichever way the points
+/// are recorded.
+async fn three_intervals(
+    delta: &Delta,
+    client: &ClientWithMiddleware,
+    url: &str,
+    models: [&str; 2],
+) {
+    let a = KeyValue::new(c::GEN_AI_REQUEST_MODEL, models[0].to_owned());
+    let b = KeyValue::new(c::GEN_AI_REQUEST_MODEL, models[1].to_owned());
     let input = KeyValue::new(c::GEN_AI_TOKEN_TYPE, "input");
     let output = KeyValue::new(c::GEN_AI_TOKEN_TYPE, "output");
 
     // Interval 1: three calls to model A, two to model B, none streamed.
     for _ in 0..3 {
-        chat(&client, &url, "gpt-4o-mini", false).await;
+        chat(client, url, models[0], false).await;
     }
     for _ in 0..2 {
-        chat(&client, &url, "model-b", false).await;
+        chat(client, url, models[1], false).await;
     }
     let first = delta.interval();
     let duration = c::METRIC_OPERATION_DURATION;
@@ -149,13 +149,13 @@ async fn delta_intervals_hold_each_series_own_points_and_nothing_else() {
     assert_eq!(points(&first, duration, &[&input]).0, 0);
     // No call streamed: no time-to-first-chunk series at all.
     assert_eq!(points(&first, c::METRIC_TIME_TO_FIRST_CHUNK, &[]).0, 0);
-    // Model A is priced: its cost is three times one call's.
+    // Model A is priced: one cost point summing its three calls.
     let (n, _, cost_a) = points(&first, c::METRIC_COST, &[&a]);
     assert_eq!(n, 1);
     assert!(cost_a > 0.0);
 
     // Interval 2: one streamed call to model A only.
-    chat(&client, &url, "gpt-4o-mini", true).await;
+    chat(client, url, models[0], true).await;
     let second = delta.interval();
     assert_eq!(points(&second, duration, &[&a]).1, 1);
     assert_eq!(
@@ -166,11 +166,10 @@ async fn delta_intervals_hold_each_series_own_points_and_nothing_else() {
     let (ttfc_points, ttfc_count, _) = points(&second, c::METRIC_TIME_TO_FIRST_CHUNK, &[&a]);
     assert_eq!((ttfc_points, ttfc_count), (1, 1));
 
-    // Interval 3: three more non-streamed calls to model A: same per-call cost as the
-    // first interval's, and no time-to-first-chunk point (the streamed call's series
-    // stays bound but has nothing new).
+    // Interval 3: three more non-streamed calls to model A: the first interval's cost
+    // again, and no time-to-first-chunk point (that series has nothing new).
     for _ in 0..3 {
-        chat(&client, &url, "gpt-4o-mini", false).await;
+        chat(client, url, models[0], false).await;
     }
     let third = delta.interval();
     let (_, _, cost_third) = points(&third, c::METRIC_COST, &[&a]);
@@ -180,4 +179,43 @@ async fn delta_intervals_hold_each_series_own_points_and_nothing_else() {
     );
     assert_eq!(points(&third, c::METRIC_TIME_TO_FIRST_CHUNK, &[]).0, 0);
     assert_eq!(points(&third, duration, &[&b]).0, 0);
+    // Nothing exported without a point: every histogram point counts at least one.
+    for rm in [&first, &second, &third] {
+        for sm in rm.scope_metrics() {
+            for m in sm.metrics() {
+                if let AggregatedMetrics::F64(MetricData::Histogram(h)) = m.data() {
+                    assert!(h.data_points().all(|p| p.count() > 0), "{}", m.name());
+                }
+                if let AggregatedMetrics::U64(MetricData::Histogram(h)) = m.data() {
+                    assert!(h.data_points().all(|p| p.count() > 0), "{}", m.name());
+                }
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn delta_intervals_hold_each_series_own_points_and_nothing_else() {
+    let delta = delta_pipeline();
+    let server = common::mock::start().await;
+    let url = server.url("/v1/chat/completions");
+    let client = reqwest_middleware::ClientBuilder::new(reqwest::Client::new())
+        .with(GenAiMiddleware::new(GenAiConfig::default()))
+        .build();
+    // A meter provider not declared the SDK's: every point looked up by the SDK.
+    aitrace_core::emit::set_sdk_meter_provider(false);
+    three_intervals(&delta, &client, &url, ["gpt-4o-mini", "model-b"]).await;
+    // Declared (as `aitrace::init()` does): points through bound instruments.
+    aitrace_core::emit::set_sdk_meter_provider(true);
+    three_intervals(&delta, &client, &url, ["gpt-4o", "model-c"]).await;
+    // The bound series of the first models are not affected by the second round.
+    chat(&client, &url, "gpt-4o-mini", false).await;
+    let last = delta.interval();
+    let a = KeyValue::new(c::GEN_AI_REQUEST_MODEL, "gpt-4o-mini");
+    assert_eq!(points(&last, c::METRIC_OPERATION_DURATION, &[&a]).1, 1);
+    let c_model = KeyValue::new(c::GEN_AI_REQUEST_MODEL, "gpt-4o");
+    assert_eq!(
+        points(&last, c::METRIC_OPERATION_DURATION, &[&c_model]).0,
+        0
+    );
 }

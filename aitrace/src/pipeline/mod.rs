@@ -486,6 +486,8 @@ impl Telemetry {
         opentelemetry::global::set_tracer_provider(tracer_provider.clone());
         if let Some(mp) = &meter_provider {
             opentelemetry::global::set_meter_provider(mp.clone());
+            // The layers may bind their metric instruments (see the function's docs).
+            aitrace_core::emit::set_sdk_meter_provider(true);
         }
 
         if self.install_subscriber {

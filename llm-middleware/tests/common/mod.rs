@@ -37,6 +37,9 @@ pub fn harness() -> &'static Harness {
             .with_reader(PeriodicReader::builder(metrics.clone()).build())
             .build();
         opentelemetry::global::set_meter_provider(meter_provider.clone());
+        // An SDK provider, declared as `aitrace::init()` declares its own: the metric
+        // assertions read points recorded through bound instruments.
+        aitrace_core::emit::set_sdk_meter_provider(true);
         tracing_subscriber::registry()
             .with(tracing_opentelemetry::layer().with_tracer(tracer_provider.tracer("test")))
             .init();
