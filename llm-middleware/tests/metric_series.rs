@@ -10,6 +10,7 @@ mod common;
 
 use aitrace_core::conventions as c;
 use aitrace_llm::{GenAiConfig, GenAiMiddleware};
+use common::points;
 use opentelemetry::trace::TracerProvider as _;
 use opentelemetry::KeyValue;
 use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
@@ -53,44 +54,6 @@ impl Delta {
         assert_eq!(all.len(), 1, "one export per flush");
         all.pop().unwrap()
     }
-}
-
-/// (points, count, sum) of `name`'s data points whose attributes include `with`.
-fn points(rm: &ResourceMetrics, name: &str, with: &[&KeyValue]) -> (usize, u64, f64) {
-    let mut out = (0, 0, 0.0);
-    let matches = |attrs: Vec<&KeyValue>| with.iter().all(|w| attrs.contains(w));
-    for sm in rm.scope_metrics() {
-        for m in sm.metrics().filter(|m| m.name() == name) {
-            match m.data() {
-                AggregatedMetrics::F64(MetricData::Histogram(h)) => {
-                    for p in h
-                        .data_points()
-                        .filter(|p| matches(p.attributes().collect()))
-                    {
-                        out = (out.0 + 1, out.1 + p.count(), out.2 + p.sum());
-                    }
-                }
-                AggregatedMetrics::U64(MetricData::Histogram(h)) => {
-                    for p in h
-                        .data_points()
-                        .filter(|p| matches(p.attributes().collect()))
-                    {
-                        out = (out.0 + 1, out.1 + p.count(), out.2 + p.sum() as f64);
-                    }
-                }
-                AggregatedMetrics::F64(MetricData::Sum(s)) => {
-                    for p in s
-                        .data_points()
-                        .filter(|p| matches(p.attributes().collect()))
-                    {
-                        out = (out.0 + 1, out.1 + 1, out.2 + p.value());
-                    }
-                }
-                other => panic!("unexpected aggregation for {name}: {other:?}"),
-            }
-        }
-    }
-    out
 }
 
 async fn chat(client: &ClientWithMiddleware, url: &str, model: &str, stream: bool) {

@@ -9,42 +9,11 @@ mod common;
 
 use aitrace::{Exporter, Protocol, Telemetry};
 use aitrace_examples::demo::{self, DemoOptions};
+use common::peers::{hex, str_attr, trace_spans};
 use common::receiver::Receiver;
 use opentelemetry_proto::tonic::collector::metrics::v1::ExportMetricsServiceRequest;
-use opentelemetry_proto::tonic::common::v1::any_value::Value;
 use opentelemetry_proto::tonic::metrics::v1::metric::Data;
 use prost::Message;
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-fn int_attr(attrs: &[opentelemetry_proto::tonic::common::v1::KeyValue], key: &str) -> i64 {
-    match attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.as_ref())
-    {
-        Some(Value::IntValue(n)) => *n,
-        other => panic!("{key}: {other:?}"),
-    }
-}
-
-fn str_attr<'a>(
-    attrs: &'a [opentelemetry_proto::tonic::common::v1::KeyValue],
-    key: &str,
-) -> Option<&'a str> {
-    match attrs
-        .iter()
-        .find(|kv| kv.key == key)
-        .and_then(|kv| kv.value.as_ref())
-        .and_then(|v| v.value.as_ref())
-    {
-        Some(Value::StringValue(s)) => Some(s),
-        _ => None,
-    }
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_collector_receives_one_duration_point_per_call_and_the_spans_tokens() {
@@ -74,27 +43,22 @@ async fn the_collector_receives_one_duration_point_per_call_and_the_spans_tokens
         .await
         .expect("shutdown");
 
-    let chats: Vec<_> = receiver
-        .received
-        .decoded
-        .lock()
-        .unwrap()
-        .iter()
-        .flat_map(|r| &r.resource_spans)
-        .flat_map(|rs| &rs.scope_spans)
-        .flat_map(|ss| &ss.spans)
-        .filter(|s| hex(&s.trace_id) == answer.trace_id && s.name.starts_with("chat "))
-        .cloned()
+    let chats: Vec<_> = trace_spans(&receiver, &hex(&answer.trace_id))
+        .into_iter()
+        .filter(|g| g.span.name.starts_with("chat "))
         .collect();
     assert!(!chats.is_empty(), "the demo makes LLM calls");
-    let span_input: i64 = chats
-        .iter()
-        .map(|s| int_attr(&s.attributes, "gen_ai.usage.input_tokens"))
-        .sum();
-    let span_output: i64 = chats
-        .iter()
-        .map(|s| int_attr(&s.attributes, "gen_ai.usage.output_tokens"))
-        .sum();
+    let tokens_of = |key: &str| -> i64 {
+        chats
+            .iter()
+            .map(|g| {
+                g.int(key)
+                    .unwrap_or_else(|| panic!("{key} on {}", g.span.name))
+            })
+            .sum()
+    };
+    let span_input = tokens_of("gen_ai.usage.input_tokens");
+    let span_output = tokens_of("gen_ai.usage.output_tokens");
 
     // The metric exports (the receiver keeps every body; trace bodies do not decode
     // into these metric names). Cumulative: the last export holds the totals.

@@ -8,7 +8,7 @@ use std::sync::OnceLock;
 
 use opentelemetry::trace::{TraceContextExt, TraceId, TracerProvider as _};
 use opentelemetry::{KeyValue, Value};
-use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData};
+use opentelemetry_sdk::metrics::data::{AggregatedMetrics, MetricData, ResourceMetrics};
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
 use tracing_opentelemetry::OpenTelemetrySpanExt;
@@ -162,41 +162,48 @@ pub fn histogram(name: &str, with: &[KeyValue]) -> (u64, f64) {
     let Some(latest) = all.last() else {
         return (0, 0.0);
     };
-    let mut count = 0;
-    let mut sum = 0.0;
-    let matches = |attrs: Vec<&KeyValue>| with.iter().all(|w| attrs.contains(&w));
-    for sm in latest.scope_metrics() {
+    let with: Vec<&KeyValue> = with.iter().collect();
+    let (_, count, sum) = points(latest, name, &with);
+    (count, sum)
+}
+
+/// (data points, count, sum) of `name`'s points in one export whose attributes include
+/// `with` (a sum's point counts once).
+pub fn points(rm: &ResourceMetrics, name: &str, with: &[&KeyValue]) -> (usize, u64, f64) {
+    let mut out = (0, 0, 0.0);
+    let matches = |attrs: Vec<&KeyValue>| with.iter().all(|w| attrs.contains(w));
+    for sm in rm.scope_metrics() {
         for m in sm.metrics().filter(|m| m.name() == name) {
             match m.data() {
-                AggregatedMetrics::F64(MetricData::Histogram(hist)) => {
-                    for p in hist.data_points() {
-                        if matches(p.attributes().collect()) {
-                            count += p.count();
-                            sum += p.sum();
-                        }
+                AggregatedMetrics::F64(MetricData::Histogram(h)) => {
+                    for p in h
+                        .data_points()
+                        .filter(|p| matches(p.attributes().collect()))
+                    {
+                        out = (out.0 + 1, out.1 + p.count(), out.2 + p.sum());
                     }
                 }
-                AggregatedMetrics::U64(MetricData::Histogram(hist)) => {
-                    for p in hist.data_points() {
-                        if matches(p.attributes().collect()) {
-                            count += p.count();
-                            sum += p.sum() as f64;
-                        }
+                AggregatedMetrics::U64(MetricData::Histogram(h)) => {
+                    for p in h
+                        .data_points()
+                        .filter(|p| matches(p.attributes().collect()))
+                    {
+                        out = (out.0 + 1, out.1 + p.count(), out.2 + p.sum() as f64);
                     }
                 }
                 AggregatedMetrics::F64(MetricData::Sum(s)) => {
-                    for p in s.data_points() {
-                        if matches(p.attributes().collect()) {
-                            count += 1;
-                            sum += p.value();
-                        }
+                    for p in s
+                        .data_points()
+                        .filter(|p| matches(p.attributes().collect()))
+                    {
+                        out = (out.0 + 1, out.1 + 1, out.2 + p.value());
                     }
                 }
-                _ => {}
+                other => panic!("unexpected aggregation for {name}: {other:?}"),
             }
         }
     }
-    (count, sum)
+    out
 }
 
 /// Every metrics export so far (flushed first).

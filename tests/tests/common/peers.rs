@@ -6,6 +6,7 @@ use std::process::Child;
 use std::time::Duration;
 
 use opentelemetry_proto::tonic::common::v1::any_value::Value as AnyValue;
+use opentelemetry_proto::tonic::common::v1::KeyValue;
 use opentelemetry_proto::tonic::trace::v1::span::SpanKind;
 use opentelemetry_proto::tonic::trace::v1::Span;
 
@@ -60,19 +61,11 @@ impl Got {
     }
 
     pub fn attr(&self, key: &str) -> Option<&AnyValue> {
-        self.span
-            .attributes
-            .iter()
-            .find(|kv| kv.key == key)
-            .and_then(|kv| kv.value.as_ref())
-            .and_then(|v| v.value.as_ref())
+        attr(&self.span.attributes, key)
     }
 
     pub fn str(&self, key: &str) -> Option<&str> {
-        match self.attr(key) {
-            Some(AnyValue::StringValue(s)) => Some(s),
-            _ => None,
-        }
+        str_attr(&self.span.attributes, key)
     }
 
     pub fn int(&self, key: &str) -> Option<i64> {
@@ -84,6 +77,23 @@ impl Got {
 
     pub fn kind(&self) -> SpanKind {
         SpanKind::try_from(self.span.kind).unwrap_or(SpanKind::Unspecified)
+    }
+}
+
+/// The value of `key` among OTLP attributes (a span's, a data point's).
+pub fn attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a AnyValue> {
+    attrs
+        .iter()
+        .find(|kv| kv.key == key)
+        .and_then(|kv| kv.value.as_ref())
+        .and_then(|v| v.value.as_ref())
+}
+
+/// The string value of `key` among OTLP attributes.
+pub fn str_attr<'a>(attrs: &'a [KeyValue], key: &str) -> Option<&'a str> {
+    match attr(attrs, key) {
+        Some(AnyValue::StringValue(s)) => Some(s),
+        _ => None,
     }
 }
 
