@@ -307,7 +307,6 @@ pub struct ReadResult {
 #[derive(Debug)]
 pub struct SpanReader<R> {
     reader: R,
-    line: Vec<u8>,
     line_no: u64,
     batch: Batch,
     pending: std::vec::IntoIter<SpanRecord>,
@@ -378,7 +377,6 @@ impl<R: BufRead> SpanReader<R> {
             .min(8);
         SpanReader {
             reader,
-            line: Vec::new(),
             line_no: 0,
             batch: Batch::default(),
             pending: Vec::new().into_iter(),
@@ -426,40 +424,44 @@ impl<R: BufRead> SpanReader<R> {
         self.batch.text.clear();
         self.batch.lines.clear();
         let want = BATCH_BYTES_PER_THREAD * self.threads;
-        while self.batch.text.len() < want {
-            let Some(end) = self.read_line() else {
+        // Lines are read straight into the batch, not copied there from a line buffer.
+        let mut text = std::mem::take(&mut self.batch.text);
+        while text.len() < want {
+            let start = text.len();
+            let Some(end) = self.read_line(&mut text) else {
                 self.done = true;
-                return;
+                break;
             };
             if let LineEnd::TooLong = end {
                 self.stats.lines += 1;
-                let at = self.batch.text.len();
                 self.batch.lines.push(BatchLine {
-                    range: at..at,
+                    range: start..start,
                     line_no: self.line_no,
                     too_long: true,
                     last: false,
                 });
                 continue;
             }
-            if self.line.iter().all(u8::is_ascii_whitespace) {
+            let line = &text[start..];
+            if line.iter().all(u8::is_ascii_whitespace) {
+                text.truncate(start);
                 continue;
             }
             self.stats.lines += 1;
             // A byte-order mark, as some Windows tools write, is not JSON.
-            let json = match (self.line_no, self.line.strip_prefix(b"\xef\xbb\xbf")) {
-                (1, Some(rest)) => rest,
-                _ => &self.line[..],
-            };
-            let start = self.batch.text.len();
-            self.batch.text.extend_from_slice(json);
+            let bom = self.line_no == 1 && line.starts_with(b"\xef\xbb\xbf");
             self.batch.lines.push(BatchLine {
-                range: start..self.batch.text.len(),
+                range: if bom { start + 3 } else { start }..text.len(),
                 line_no: self.line_no,
                 too_long: false,
                 last: matches!(end, LineEnd::EndOfInput),
             });
         }
+        // What one long line grew is not kept for the next batches.
+        if text.capacity() > 4 * want {
+            text.shrink_to(2 * want);
+        }
+        self.batch.text = text;
     }
 
     /// Decodes the batch (on several threads when it is large enough) and queues its
@@ -506,32 +508,30 @@ impl<R: BufRead> SpanReader<R> {
         self.pending = spans.into_iter();
     }
 
-    /// Reads the next line into `self.line`. `None` at the end of the input.
-    fn read_line(&mut self) -> Option<LineEnd> {
-        self.line.clear();
+    /// Appends the next line to `text`. `None` at the end of the input. An over-long
+    /// line is not kept: `text` is as it was, and the rest of the line is skipped.
+    fn read_line(&mut self, text: &mut Vec<u8>) -> Option<LineEnd> {
+        let start = text.len();
         let limit = self.max_line_bytes as u64 + 1;
         loop {
-            match (&mut self.reader)
-                .take(limit)
-                .read_until(b'\n', &mut self.line)
-            {
+            match (&mut self.reader).take(limit).read_until(b'\n', text) {
                 Ok(0) => return None,
                 Ok(_) => break,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
                 Err(e) => {
                     self.stats.io_error = Some(e.to_string());
+                    text.truncate(start);
                     return None;
                 }
             }
         }
         self.line_no += 1;
-        if self.line.last() == Some(&b'\n') {
+        if text.last() == Some(&b'\n') {
             return Some(LineEnd::Newline);
         }
-        if self.line.len() as u64 >= limit {
+        if (text.len() - start) as u64 >= limit {
             // Too long: drop what we have and skip to the next newline.
-            self.line.clear();
-            self.line.shrink_to(64 * 1024);
+            text.truncate(start);
             loop {
                 let (found, used) = match self.reader.fill_buf() {
                     Ok([]) => (true, 0),
