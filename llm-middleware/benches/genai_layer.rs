@@ -218,6 +218,9 @@ fn anthropic_stream(chunks: usize) -> Vec<u8> {
     s.into_bytes()
 }
 
+/// The capture limit of the SSE benches' capture-on cases.
+const CAPTURE_LIMIT: usize = 4096;
+
 fn bench_sse(c: &mut Criterion) {
     let mut group = c.benchmark_group("sse_extraction");
     for (name, format, bytes) in [
@@ -229,18 +232,30 @@ fn bench_sse(c: &mut Criterion) {
         ),
     ] {
         group.throughput(Throughput::Bytes(bytes.len() as u64));
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let mut parser = SseParser::new(1 << 20);
-                let mut acc = wire::stream_accumulator(&format, false);
-                // Network-sized reads.
-                for chunk in bytes.chunks(16 * 1024) {
-                    parser.feed(chunk, |e| {
-                        let _ = acc.on_event(e);
-                    });
-                }
-                black_box(acc.finish())
-            })
+        // Without content capture, and with it (text kept up to a 4 KiB limit, which
+        // 10,000 deltas of about 10 bytes overrun: memory stays at the limit).
+        let extract = |capture: bool| {
+            let mut parser = SseParser::new(1 << 20);
+            let mut acc = wire::stream_accumulator(&format, capture);
+            acc.set_capture_limit(CAPTURE_LIMIT);
+            // Network-sized reads.
+            for chunk in bytes.chunks(16 * 1024) {
+                parser.feed(chunk, |e| {
+                    let _ = acc.on_event(e);
+                });
+            }
+            acc.finish()
+        };
+        let kept = extract(true)
+            .output_messages
+            .map_or(0, |m| m.to_string().len());
+        assert!(
+            kept > CAPTURE_LIMIT / 2 && kept < CAPTURE_LIMIT + 1024,
+            "{name}: {kept} bytes captured"
+        );
+        group.bench_function(name, |b| b.iter(|| black_box(extract(false))));
+        group.bench_function(format!("{name}, capture on"), |b| {
+            b.iter(|| black_box(extract(true)))
         });
     }
     group.finish();
