@@ -11,6 +11,7 @@ use aitrace_core::usage::Usage;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::scan::{Scan, Seen};
 use super::{malformed, message, text_part, tokens, ExtractError, StreamAccumulator};
 use crate::sse::SseEvent;
 use crate::types::{RequestInfo, RequestParams, ResponseInfo};
@@ -243,21 +244,81 @@ impl StreamState {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Event<'a> {
     #[serde(rename = "type", borrow)]
     kind: Option<Cow<'a, str>>,
     message: Option<Message>,
+    #[serde(borrow)]
     delta: Option<EventDelta<'a>>,
     usage: Option<RawUsage>,
     error: Option<Value>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct EventDelta<'a> {
-    stop_reason: Option<String>,
+    #[serde(borrow)]
+    stop_reason: Option<Cow<'a, str>>,
     #[serde(borrow)]
     text: Option<Cow<'a, str>>,
+}
+
+impl<'a> Event<'a> {
+    /// An event read as serde_json reads it, faster, for the events with no
+    /// `message`, `usage` or `error` (text deltas, block starts and stops): `None` for
+    /// any other, and for anything the strict reader does not take (see `wire::scan`).
+    fn scan(text: &'a str) -> Option<Event<'a>> {
+        let mut s = Scan::new(text);
+        let mut event = Event::default();
+        let mut seen = Seen::default();
+        s.object(0, |s, key| match key {
+            "type" => {
+                seen.first(0)?;
+                event.kind = s.opt_str()?;
+                Some(())
+            }
+            "delta" => {
+                seen.first(1)?;
+                if s.opt_null()? {
+                    return Some(());
+                }
+                let mut delta = EventDelta::default();
+                let mut seen_delta = Seen::default();
+                s.object(1, |s, key| match key {
+                    "stop_reason" => {
+                        seen_delta.first(0)?;
+                        delta.stop_reason = s.opt_str()?;
+                        Some(())
+                    }
+                    "text" => {
+                        seen_delta.first(1)?;
+                        delta.text = s.opt_str()?;
+                        Some(())
+                    }
+                    _ => s.skip(2),
+                })?;
+                event.delta = Some(delta);
+                Some(())
+            }
+            // Read by serde_json when they say anything.
+            "message" => {
+                seen.first(2)?;
+                s.null()
+            }
+            "usage" => {
+                seen.first(3)?;
+                s.null()
+            }
+            "error" => {
+                seen.first(4)?;
+                s.null()
+            }
+            _ => s.skip(1),
+        })?;
+        s.end()?;
+        Some(event)
+    }
 }
 
 impl StreamAccumulator for StreamState {
@@ -267,8 +328,14 @@ impl StreamAccumulator for StreamState {
         if event.event == "ping" || (!self.capture && event.event == "content_block_delta") {
             return Ok(());
         }
-        let e: Event<'_> =
-            crate::wire::from_json(event.data).map_err(|e| malformed("stream event", e))?;
+        let e = match std::str::from_utf8(event.data) {
+            Ok(text) => match Event::scan(text) {
+                Some(e) => Ok(e),
+                None => serde_json::from_str(text),
+            },
+            Err(_) => serde_json::from_slice(event.data),
+        }
+        .map_err(|e| malformed("stream event", e))?;
         let kind = e.kind.as_deref().unwrap_or(event.event);
         match kind {
             "message_start" => {
@@ -287,7 +354,7 @@ impl StreamAccumulator for StreamState {
             }
             "message_delta" => {
                 if let Some(reason) = e.delta.and_then(|d| d.stop_reason) {
-                    self.info.finish_reasons = vec![reason];
+                    self.info.finish_reasons = vec![reason.into_owned()];
                     self.stop_reason_seen = true;
                 }
                 if let Some(u) = e.usage {
@@ -388,5 +455,70 @@ mod tests {
             info.output_messages.unwrap()[0]["parts"][0]["content"],
             "Hello"
         );
+    }
+
+    /// Real event shapes of a Messages stream that the fast reading must take, and
+    /// edits of them.
+    const EVENT_SEEDS: &[&str] = &[
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"token 1 "}}"#,
+        r#"{"type":"content_block_delta","index":1,"delta":{"type":"input_json_delta","partial_json":"{\"city\": \"Par"}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"line\n\"two\"\t\\ ünï"}}"#,
+        r#"{"type":"content_block_start","index":0,"content_block":{"type":"text","text":""}}"#,
+        r#"{"type":"content_block_start","index":1,"content_block":{"type":"tool_use","id":"toolu_1","name":"get_weather","input":{}}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"thinking_delta","thinking":"Let me think"}}"#,
+        r#"{"type":"content_block_delta","index":0,"delta":{"type":"signature_delta","signature":"EqQBCgIYAhIM=="}}"#,
+        r#"{"type":"content_block_stop","index":0}"#,
+        r#"{"type":"message_stop"}"#,
+        r#"{ "type" : "message_delta" , "delta" : { "stop_reason" : "end_turn" , "stop_sequence" : null } , "usage" : null }"#,
+    ];
+
+    #[test]
+    fn fast_event_reading_equals_serde_json() {
+        for seed in EVENT_SEEDS {
+            assert!(Event::scan(seed).is_some(), "seed not read fast: {seed}");
+        }
+        let (mut fast, mut total) = (0, 0);
+        for input in crate::wire::scan::tests::mutations(EVENT_SEEDS) {
+            let Ok(text) = std::str::from_utf8(&input) else {
+                continue;
+            };
+            total += 1;
+            let Some(ours) = Event::scan(text) else {
+                continue;
+            };
+            fast += 1;
+            let theirs: Event<'_> = match serde_json::from_str(text) {
+                Ok(e) => e,
+                Err(e) => panic!("read fast what serde_json rejects ({e}): {text}"),
+            };
+            assert_eq!(
+                (&ours.kind, &ours.delta),
+                (&theirs.kind, &theirs.delta),
+                "{text}"
+            );
+            assert!(
+                theirs.message.is_none() && theirs.usage.is_none() && theirs.error.is_none(),
+                "{text}"
+            );
+        }
+        assert!(fast * 3 > total, "{fast} of {total} read fast");
+    }
+
+    #[test]
+    fn events_the_fast_reading_leaves_to_serde_json() {
+        for text in [
+            r#"{"type":"a","type":"b"}"#,
+            r#"{"delta":{"text":"a","text":"b"}}"#,
+            r#"{"delta":{"text":"\u00e9"}}"#,
+            r#"{"delta":{"stop_reason":1}}"#,
+            r#"{"delta":[]}"#,
+            r#"{"type":"message_start","message":{"id":"m"}}"#,
+            r#"{"type":"message_delta","usage":{"output_tokens":1}}"#,
+            r#"{"type":"error","error":{"type":"overloaded_error"}}"#,
+            r#"{"type":"x","index":01}"#,
+            r#"{"type":"x",}"#,
+        ] {
+            assert!(Event::scan(text).is_none(), "{text}");
+        }
     }
 }

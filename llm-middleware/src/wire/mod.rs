@@ -22,6 +22,7 @@
 pub mod anthropic;
 pub mod gemini;
 pub mod openai;
+mod scan;
 
 use aitrace_core::conventions::Provider;
 use serde::Deserialize;

@@ -10,6 +10,7 @@ use aitrace_core::usage::Usage;
 use serde::Deserialize;
 use serde_json::Value;
 
+use super::scan::{Scan, Seen};
 use super::{malformed, message, text_part, tokens, ExtractError, StreamAccumulator, WireFormat};
 use crate::sse::SseEvent;
 use crate::types::{RequestInfo, RequestParams, ResponseInfo};
@@ -608,13 +609,15 @@ pub fn parse_responses_response(body: &[u8], capture: bool) -> Result<ResponseIn
     resp.into_info(capture)
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Delta<'a> {
     #[serde(borrow)]
     content: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct ChunkChoice<'a> {
     #[serde(default)]
     index: usize,
@@ -622,19 +625,120 @@ struct ChunkChoice<'a> {
     delta: Option<Delta<'a>>,
     #[serde(borrow)]
     text: Option<Cow<'a, str>>,
-    finish_reason: Option<String>,
+    #[serde(borrow)]
+    finish_reason: Option<Cow<'a, str>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
 struct Chunk<'a> {
-    id: Option<String>,
-    model: Option<String>,
-    service_tier: Option<String>,
-    system_fingerprint: Option<String>,
+    #[serde(borrow)]
+    id: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    model: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    service_tier: Option<Cow<'a, str>>,
+    #[serde(borrow)]
+    system_fingerprint: Option<Cow<'a, str>>,
     #[serde(default, borrow)]
     choices: Vec<ChunkChoice<'a>>,
     usage: Option<ChatUsage>,
     error: Option<Value>,
+}
+
+impl<'a> Chunk<'a> {
+    /// A chunk read as serde_json reads it, faster, for the chunks with no `usage`
+    /// or `error` (all but one of a stream's): `None` for any other, and for anything
+    /// the strict reader does not take (see `wire::scan`).
+    fn scan(text: &'a str) -> Option<Chunk<'a>> {
+        let mut s = Scan::new(text);
+        let mut chunk = Chunk::default();
+        let mut seen = Seen::default();
+        s.object(0, |s, key| match key {
+            "id" => {
+                seen.first(0)?;
+                chunk.id = s.opt_str()?;
+                Some(())
+            }
+            "model" => {
+                seen.first(1)?;
+                chunk.model = s.opt_str()?;
+                Some(())
+            }
+            "service_tier" => {
+                seen.first(2)?;
+                chunk.service_tier = s.opt_str()?;
+                Some(())
+            }
+            "system_fingerprint" => {
+                seen.first(3)?;
+                chunk.system_fingerprint = s.opt_str()?;
+                Some(())
+            }
+            "choices" => {
+                seen.first(4)?;
+                s.array(1, |s| {
+                    chunk.choices.push(ChunkChoice::scan(s)?);
+                    Some(())
+                })
+            }
+            // Read by serde_json when they say anything.
+            "usage" => {
+                seen.first(5)?;
+                s.null()
+            }
+            "error" => {
+                seen.first(6)?;
+                s.null()
+            }
+            _ => s.skip(1),
+        })?;
+        s.end()?;
+        Some(chunk)
+    }
+}
+
+impl<'a> ChunkChoice<'a> {
+    fn scan(s: &mut Scan<'a>) -> Option<ChunkChoice<'a>> {
+        let mut choice = ChunkChoice::default();
+        let mut seen = Seen::default();
+        s.object(2, |s, key| match key {
+            "index" => {
+                seen.first(0)?;
+                choice.index = s.index()?;
+                Some(())
+            }
+            "delta" => {
+                seen.first(1)?;
+                if s.opt_null()? {
+                    return Some(());
+                }
+                let mut delta = Delta::default();
+                let mut seen_delta = Seen::default();
+                s.object(3, |s, key| match key {
+                    "content" => {
+                        seen_delta.first(0)?;
+                        delta.content = s.opt_str()?;
+                        Some(())
+                    }
+                    _ => s.skip(4),
+                })?;
+                choice.delta = Some(delta);
+                Some(())
+            }
+            "text" => {
+                seen.first(2)?;
+                choice.text = s.opt_str()?;
+                Some(())
+            }
+            "finish_reason" => {
+                seen.first(3)?;
+                choice.finish_reason = s.opt_str()?;
+                Some(())
+            }
+            _ => s.skip(3),
+        })?;
+        Some(choice)
+    }
 }
 
 /// Gathers a chat completion stream: id and model from the first chunk, finish
@@ -681,23 +785,25 @@ impl StreamAccumulator for ChatStreamState {
         if !self.capture && self.info.model.is_some() && !chunk_has_news(data) {
             return Ok(());
         }
-        let chunk: Chunk<'_> =
-            crate::wire::from_json(data).map_err(|e| malformed("stream chunk", e))?;
+        let chunk = match std::str::from_utf8(data) {
+            Ok(text) => match Chunk::scan(text) {
+                Some(chunk) => Ok(chunk),
+                None => serde_json::from_str(text),
+            },
+            Err(_) => serde_json::from_slice(data),
+        }
+        .map_err(|e| malformed("stream chunk", e))?;
         if let Some(err) = chunk.error {
             self.error = Some(error_of(&err));
         }
         if self.info.id.is_none() {
-            self.info.id = chunk.id;
+            self.info.id = chunk.id.map(Cow::into_owned);
         }
         if self.info.model.is_none() {
-            self.info.model = chunk.model;
+            self.info.model = chunk.model.map(Cow::into_owned);
         }
-        if chunk.service_tier.is_some() {
-            self.info.service_tier = chunk.service_tier;
-        }
-        if chunk.system_fingerprint.is_some() {
-            self.info.system_fingerprint = chunk.system_fingerprint;
-        }
+        set_if_some(&mut self.info.service_tier, chunk.service_tier);
+        set_if_some(&mut self.info.system_fingerprint, chunk.system_fingerprint);
         for choice in chunk.choices {
             if choice.index >= MAX_CHOICES {
                 continue;
@@ -706,7 +812,7 @@ impl StreamAccumulator for ChatStreamState {
                 self.finish.resize(choice.index + 1, None);
             }
             if let Some(reason) = choice.finish_reason {
-                self.finish[choice.index] = Some(reason);
+                self.finish[choice.index] = Some(reason.into_owned());
             }
             if self.capture {
                 if self.text.len() <= choice.index {
@@ -764,6 +870,16 @@ impl StreamAccumulator for ChatStreamState {
             ));
         }
         info
+    }
+}
+
+/// `*slot = value` when there is a value, without a new allocation when the
+/// value is the one already held (chunk after chunk repeats it).
+fn set_if_some(slot: &mut Option<String>, value: Option<Cow<'_, str>>) {
+    if let Some(v) = value {
+        if slot.as_deref() != Some(&*v) {
+            *slot = Some(v.into_owned());
+        }
     }
 }
 
@@ -975,5 +1091,101 @@ mod tests {
                 {"role":"user","parts":[{"type":"text","content":"hi"}]}
             ]))
         );
+    }
+
+    /// Real chunk shapes (OpenAI, Azure, compatible servers) that the fast reading
+    /// must take, and edits of them.
+    const CHUNK_SEEDS: &[&str] = &[
+        r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"token 1 "},"logprobs":null,"finish_reason":null}]}"#,
+        r#"{"id":"chatcmpl-B","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_50","choices":[{"index":0,"delta":{"role":"assistant","content":"","refusal":null},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"abc"}"#,
+        r#"{"id":"c","choices":[{"index":1,"delta":{"content":"line\none \"quoted\" \\ tab\t ünï"},"finish_reason":null}]}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"usage":null}"#,
+        r#"{"id":"c","choices":[{"index":0,"delta":{"tool_calls":[{"index":0,"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\":1.5e3}"}}]},"finish_reason":null}]}"#,
+        r#"{"id":"cmpl-1","object":"text_completion","choices":[{"text":" hi","index":0,"logprobs":null,"finish_reason":null}],"model":"gpt-3.5-turbo-instruct"}"#,
+        r#"{"choices":[{"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}},"delta":{"content":"x"},"finish_reason":null,"index":0}],"created":1,"id":"a","model":"gpt-4o","object":"chat.completion.chunk"}"#,
+        r#"{ "id" : "c" , "choices" : [ ] , "model" : null , "delta" : null }"#,
+    ];
+
+    fn chunk_fields(c: &Chunk<'_>) -> String {
+        let fields = (
+            &c.id,
+            &c.model,
+            &c.service_tier,
+            &c.system_fingerprint,
+            &c.choices,
+        );
+        format!("{fields:?}")
+    }
+
+    #[test]
+    fn fast_chunk_reading_equals_serde_json() {
+        for seed in CHUNK_SEEDS {
+            assert!(Chunk::scan(seed).is_some(), "seed not read fast: {seed}");
+        }
+        let (mut fast, mut total) = (0, 0);
+        for input in crate::wire::scan::tests::mutations(CHUNK_SEEDS) {
+            let Ok(text) = std::str::from_utf8(&input) else {
+                continue;
+            };
+            total += 1;
+            let Some(ours) = Chunk::scan(text) else {
+                continue;
+            };
+            fast += 1;
+            let theirs: Chunk<'_> = match serde_json::from_str(text) {
+                Ok(c) => c,
+                Err(e) => panic!("read fast what serde_json rejects ({e}): {text}"),
+            };
+            assert_eq!(chunk_fields(&ours), chunk_fields(&theirs), "{text}");
+            assert!(theirs.usage.is_none() && theirs.error.is_none(), "{text}");
+        }
+        // The edits keep most chunks valid, and those must mostly take the fast path.
+        assert!(fast * 3 > total, "{fast} of {total} read fast");
+    }
+
+    #[test]
+    fn chunks_the_fast_reading_leaves_to_serde_json() {
+        for text in [
+            r#"{"id":"a","id":"b","choices":[]}"#,
+            r#"{"choices":[{"index":0,"index":1}]}"#,
+            r#"{"choices":[{"delta":{"content":"a","content":"b"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"\u00e9"}}]}"#,
+            r#"{"choices":[{"index":-0}]}"#,
+            r#"{"choices":[{"index":1.0}]}"#,
+            r#"{"choices":null}"#,
+            r#"{"usage":{"prompt_tokens":1}}"#,
+            r#"{"error":{"message":"x"}}"#,
+            r#"{"model":7}"#,
+            r#"["a","b"]"#,
+            r#"{"id":"a"} x"#,
+        ] {
+            assert!(Chunk::scan(text).is_none(), "{text}");
+        }
+    }
+
+    #[test]
+    fn captured_stream_text_is_decoded_and_bounded() {
+        let mut acc = ChatStreamState::new(true);
+        acc.set_capture_limit(12);
+        for data in [
+            r#"{"id":"c","model":"m","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#,
+            r#"{"id":"c","model":"m","service_tier":"flex","choices":[{"index":0,"delta":{"content":"a\n\"b\""}}]}"#,
+            r#"{"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"\u00e9t\u00e9 "}}]}"#,
+            r#"{"id":"c","model":"m","choices":[{"index":0,"delta":{"content":"over the limit"},"finish_reason":"stop"}]}"#,
+        ] {
+            acc.on_event(SseEvent {
+                event: "",
+                data: data.as_bytes(),
+            })
+            .unwrap();
+        }
+        let info = acc.finish();
+        assert_eq!(info.service_tier.as_deref(), Some("flex"));
+        let out = info.output_messages.unwrap();
+        assert_eq!(
+            out[0]["parts"][0]["content"],
+            "a\n\"b\"été o…[truncated 13 bytes]"
+        );
+        assert_eq!(out[0]["finish_reason"], "stop");
     }
 }
