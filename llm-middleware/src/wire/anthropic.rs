@@ -509,7 +509,7 @@ mod tests {
         for text in [
             r#"{"type":"a","type":"b"}"#,
             r#"{"delta":{"text":"a","text":"b"}}"#,
-            r#"{"delta":{"text":"\u00e9"}}"#,
+            r#"{"delta":{"text":"\ud83d\ude00"}}"#,
             r#"{"delta":{"stop_reason":1}}"#,
             r#"{"delta":[]}"#,
             r#"{"type":"message_start","message":{"id":"m"}}"#,

@@ -1149,7 +1149,7 @@ mod tests {
             r#"{"id":"a","id":"b","choices":[]}"#,
             r#"{"choices":[{"index":0,"index":1}]}"#,
             r#"{"choices":[{"delta":{"content":"a","content":"b"}}]}"#,
-            r#"{"choices":[{"delta":{"content":"\u00e9"}}]}"#,
+            r#"{"choices":[{"delta":{"content":"\ud83d\ude00"}}]}"#,
             r#"{"choices":[{"index":-0}]}"#,
             r#"{"choices":[{"index":1.0}]}"#,
             r#"{"choices":null}"#,

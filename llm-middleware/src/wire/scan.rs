@@ -4,8 +4,8 @@
 //!
 //! It reads a *subset* of JSON and, for that subset, gives what serde_json gives the
 //! same structs: strings decoded, fields matched on their decoded names, unknown fields
-//! checked for syntax and skipped. Anything outside the subset (a `\u` escape, a
-//! duplicate field, a value of a type the field does not take, nesting deeper than
+//! checked for syntax and skipped. Anything outside the subset (a `\u` escape of a
+//! surrogate, a duplicate field, a value of a type the field does not take, nesting deeper than
 //! [`MAX_DEPTH`], bad syntax of any kind) makes the caller's reading answer `None`, and
 //! the caller then parses with serde_json, so what is kept, and every error and its
 //! message, stay serde_json's. The accumulators' tests hold both readings to each
@@ -95,63 +95,67 @@ impl<'a> Scan<'a> {
         }
     }
 
-    /// A string, decoded: borrowed when it has no escapes. `None` for a `\u`
-    /// escape, an unknown escape or a control character (serde_json rejects the
-    /// latter two; the first it decodes with rules of its own for surrogates).
+    /// A string, decoded: borrowed when it has no escapes. `None` for an escape
+    /// serde_json rejects, a `\u` escape of a surrogate (serde_json pairs them with
+    /// rules of its own) and a control character.
     pub(crate) fn string(&mut self) -> Option<Cow<'a, str>> {
         self.eat(b'"')?;
         let bytes = self.bytes();
         let start = self.at;
-        let mut i = start;
         // The common case: no escape before the closing quote.
-        loop {
-            match *bytes.get(i)? {
-                b'"' => {
-                    self.at = i + 1;
-                    return Some(Cow::Borrowed(&self.text[start..i]));
-                }
-                b'\\' => break,
-                0..=0x1f => return None,
-                _ => i += 1,
+        let mut i = plain_run_end(bytes, start);
+        match *bytes.get(i)? {
+            b'"' => {
+                self.at = i + 1;
+                return Some(Cow::Borrowed(&self.text[start..i]));
             }
+            b'\\' => {}
+            _ => return None,
         }
         let mut out = String::with_capacity(i - start + 16);
-        let mut run = start;
+        out.push_str(&self.text[start..i]);
         loop {
+            // At a backslash.
+            let c = match *bytes.get(i + 1)? {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let c = char::from_u32(hex4(bytes.get(i + 2..i + 6)?)?)?;
+                    i += 4;
+                    c
+                }
+                _ => return None,
+            };
+            out.push(c);
+            i += 2;
+            let run = i;
+            i = plain_run_end(bytes, i);
+            out.push_str(&self.text[run..i]);
             match *bytes.get(i)? {
                 b'"' => {
-                    out.push_str(&self.text[run..i]);
                     self.at = i + 1;
                     return Some(Cow::Owned(out));
                 }
-                b'\\' => {
-                    out.push_str(&self.text[run..i]);
-                    out.push(match *bytes.get(i + 1)? {
-                        b'"' => '"',
-                        b'\\' => '\\',
-                        b'/' => '/',
-                        b'b' => '\u{8}',
-                        b'f' => '\u{c}',
-                        b'n' => '\n',
-                        b'r' => '\r',
-                        b't' => '\t',
-                        _ => return None,
-                    });
-                    i += 2;
-                    run = i;
-                }
-                0..=0x1f => return None,
-                _ => i += 1,
+                b'\\' => {}
+                _ => return None,
             }
         }
     }
 
-    /// Passes over a string, checking it as [`Scan::string`] does.
+    /// Passes over a string, checking it as serde_json does when it skips one (a
+    /// `\u` escape needs four hex digits, whatever they encode).
     fn skip_string(&mut self) -> Option<()> {
         self.eat(b'"')?;
         let bytes = self.bytes();
         let mut i = self.at;
         loop {
+            i = plain_run_end(bytes, i);
             match *bytes.get(i)? {
                 b'"' => {
                     self.at = i + 1;
@@ -159,10 +163,13 @@ impl<'a> Scan<'a> {
                 }
                 b'\\' => match *bytes.get(i + 1)? {
                     b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                    b'u' => {
+                        hex4(bytes.get(i + 2..i + 6)?)?;
+                        i += 6;
+                    }
                     _ => return None,
                 },
-                0..=0x1f => return None,
-                _ => i += 1,
+                _ => return None,
             }
         }
     }
@@ -293,6 +300,44 @@ impl<'a> Scan<'a> {
     }
 }
 
+/// The index of the first byte from `i` on that ends a string's plain run (a quote,
+/// a backslash or a control character), or `bytes.len()`: eight bytes at a time, as
+/// strings are most of a chunk's bytes.
+fn plain_run_end(bytes: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // The high bit of a lane is set where that lane of `v` is zero (or below 0x20).
+    // A borrow can set it in lanes above a true one too, never below: the lowest lane
+    // set is the first special byte (the words are read little-endian).
+    let zero = |v: u64| v.wrapping_sub(LO) & !v;
+    while let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let v = u64::from_le_bytes(*word);
+        let special = (zero(v ^ (LO * u64::from(b'"')))
+            | zero(v ^ (LO * u64::from(b'\\')))
+            | (v.wrapping_sub(LO * 0x20) & !v))
+            & HI;
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Four hex digits (a `\u` escape's), as a number.
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &d| {
+        let v = (d as char).to_digit(16)?;
+        Some(n << 4 | v)
+    })
+}
+
 /// Which of a struct's fields were seen: serde's derive rejects a field given twice,
 /// so a second sighting makes the reading fall back.
 #[derive(Default)]
@@ -324,6 +369,9 @@ pub(crate) mod tests {
             b"\\\"",
             b"\\u0041",
             b"\\ud83d",
+            b"\\ud83d\\ude00",
+            b"\\u00E9",
+            b"\\u12",
             b"\\x",
             b"\"",
             b" ",
@@ -409,13 +457,49 @@ pub(crate) mod tests {
             r#""a\nb\"c\\d\/e\bf\fg\rh\ti""#,
             r#""ünï\tcødé""#,
             r#""\\\\""#,
+            r#""\u0041\u00e9\u00E9\u4e2d\u0000 x""#,
+            r#""long plain run past eight bytes \t and on""#,
         ] {
             let ours = Scan::new(text).string().unwrap();
             let theirs: String = serde_json::from_str(text).unwrap();
             assert_eq!(ours, theirs);
         }
-        for text in [r#""\u0041""#, r#""\x""#, "\"a\u{1}b\"", r#""open"#] {
+        for text in [
+            r#""\ud83d\ude00""#,
+            r#""\udc00""#,
+            r#""\u12""#,
+            r#""\x""#,
+            "\"a\u{1}b\"",
+            r#""open"#,
+        ] {
             assert!(Scan::new(text).string().is_none(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn plain_runs_end_where_a_byte_by_byte_scan_ends_them() {
+        let naive = |b: &[u8], from: usize| {
+            b[from..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .map_or(b.len(), |p| from + p)
+        };
+        for filler in [b'a', b' ', 0x7f, 0xc3, 0x21, 0x5d] {
+            for special in 0..=255u8 {
+                for len in 0..20 {
+                    for at in 0..len {
+                        let mut bytes = vec![filler; len];
+                        bytes[at] = special;
+                        for from in 0..=len {
+                            assert_eq!(
+                                plain_run_end(&bytes, from),
+                                naive(&bytes, from),
+                                "{bytes:?} from {from}"
+                            );
+                        }
+                    }
+                }
+            }
         }
     }
 
