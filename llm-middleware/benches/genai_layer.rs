@@ -2,7 +2,8 @@
 //! against the floor: one hand-written `tracing` span with the same attributes in the
 //! same pipeline (registry + tracing-opentelemetry + SDK batch processor + no-op
 //! exporter). Also the stream wrapper over 1,000 chunks (in-memory chunks, and chunks
-//! decoded from JSON as a client makes them), and SSE extraction throughput.
+//! decoded from JSON as a client makes them), SSE extraction throughput, and reading a
+//! chat completion against serde_json's own floors.
 //!
 //! `cargo bench -p aitrace-llm --bench genai_layer`
 #![allow(missing_docs)]
@@ -261,5 +262,37 @@ fn bench_sse(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_layer, bench_stream, bench_sse);
+/// The `genai_http` bench's answer: a 600-byte chat completion as OpenAI sends it.
+const COMPLETION: &str = r#"{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hi! How can I help you today?","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_06737a9306"}"#;
+
+fn bench_response(c: &mut Criterion) {
+    let body = COMPLETION.as_bytes();
+    let mut group = c.benchmark_group("chat_response");
+    group.throughput(Throughput::Bytes(body.len() as u64));
+    let info = wire::openai::parse_chat_response(body, false).expect("a valid response");
+    assert_eq!(info.usage.map(|u| u.output_tokens), Some(10));
+    group.bench_function("parse_chat_response", |b| {
+        b.iter(|| black_box(wire::openai::parse_chat_response(black_box(body), false)))
+    });
+    // serde_json checking the syntax and building nothing, and building a `Value`.
+    group.bench_function("serde_json, IgnoredAny", |b| {
+        b.iter(|| {
+            black_box(serde_json::from_slice::<serde::de::IgnoredAny>(black_box(
+                body,
+            )))
+        })
+    });
+    group.bench_function("serde_json, Value", |b| {
+        b.iter(|| black_box(serde_json::from_slice::<serde_json::Value>(black_box(body))))
+    });
+    group.finish();
+}
+
+criterion_group!(
+    benches,
+    bench_layer,
+    bench_stream,
+    bench_sse,
+    bench_response
+);
 criterion_main!(benches);

@@ -328,14 +328,8 @@ impl StreamAccumulator for StreamState {
         if event.event == "ping" || (!self.capture && event.event == "content_block_delta") {
             return Ok(());
         }
-        let e = match std::str::from_utf8(event.data) {
-            Ok(text) => match Event::scan(text) {
-                Some(e) => Ok(e),
-                None => serde_json::from_str(text),
-            },
-            Err(_) => serde_json::from_slice(event.data),
-        }
-        .map_err(|e| malformed("stream event", e))?;
+        let e = crate::wire::scan_json(event.data, Event::scan)
+            .map_err(|e| malformed("stream event", e))?;
         let kind = e.kind.as_deref().unwrap_or(event.event);
         match kind {
             "message_start" => {

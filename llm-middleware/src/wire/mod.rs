@@ -69,6 +69,21 @@ pub(crate) fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::R
     }
 }
 
+/// `body` read by `scan`, a strict reader of the fields kept (see `scan`), or by
+/// serde_json where it declines: the same value either way, and serde_json's errors.
+pub(crate) fn scan_json<'a, T: Deserialize<'a>>(
+    body: &'a [u8],
+    scan: impl FnOnce(&'a str) -> Option<T>,
+) -> serde_json::Result<T> {
+    match std::str::from_utf8(body) {
+        Ok(text) => match scan(text) {
+            Some(value) => Ok(value),
+            None => serde_json::from_str(text),
+        },
+        Err(_) => serde_json::from_slice(body),
+    }
+}
+
 pub(crate) fn malformed(what: &'static str, e: serde_json::Error) -> ExtractError {
     ExtractError::Malformed {
         what,

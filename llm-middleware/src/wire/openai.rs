@@ -297,6 +297,7 @@ fn responses_input(req: &Value) -> (Option<Value>, Option<Value>) {
 }
 
 #[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct PromptDetails {
     cached_tokens: Option<i64>,
     text_tokens: Option<i64>,
@@ -305,6 +306,7 @@ struct PromptDetails {
 }
 
 #[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct CompletionDetails {
     reasoning_tokens: Option<i64>,
     text_tokens: Option<i64>,
@@ -357,7 +359,8 @@ fn modality_tokens(
 const MAX_MODALITY_TOKENS: i64 = 1 << 53;
 
 /// `usage` of chat completions, completions and embeddings.
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct ChatUsage {
     prompt_tokens: Option<i64>,
     completion_tokens: Option<i64>,
@@ -394,14 +397,16 @@ impl ChatUsage {
     }
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Choice {
     #[serde(default)]
     index: u32,
     finish_reason: Option<String>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct ChatResponse {
     id: Option<String>,
     model: Option<String>,
@@ -412,9 +417,162 @@ struct ChatResponse {
     system_fingerprint: Option<String>,
 }
 
+/// A string or `null`, owned.
+fn opt_string(s: &mut Scan<'_>) -> Option<Option<String>> {
+    s.opt_str().map(|v| v.map(Cow::into_owned))
+}
+
+impl ChatResponse {
+    /// A response read as serde_json reads it, without building what is not kept
+    /// (messages are checked and passed over): `None` for anything the strict reader
+    /// does not take (see `wire::scan`).
+    fn scan(text: &str) -> Option<ChatResponse> {
+        let mut s = Scan::new(text);
+        let mut r = ChatResponse::default();
+        let mut seen = Seen::default();
+        s.object(0, |s, key| match key {
+            "id" => {
+                seen.first(0)?;
+                r.id = opt_string(s)?;
+                Some(())
+            }
+            "model" => {
+                seen.first(1)?;
+                r.model = opt_string(s)?;
+                Some(())
+            }
+            "choices" => {
+                seen.first(2)?;
+                s.array(1, |s| {
+                    r.choices.push(Choice::scan(s)?);
+                    Some(())
+                })
+            }
+            "usage" => {
+                seen.first(3)?;
+                if !s.opt_null()? {
+                    r.usage = Some(ChatUsage::scan(s, 1)?);
+                }
+                Some(())
+            }
+            "service_tier" => {
+                seen.first(4)?;
+                r.service_tier = opt_string(s)?;
+                Some(())
+            }
+            "system_fingerprint" => {
+                seen.first(5)?;
+                r.system_fingerprint = opt_string(s)?;
+                Some(())
+            }
+            _ => s.skip(1),
+        })?;
+        s.end()?;
+        Some(r)
+    }
+}
+
+impl Choice {
+    fn scan(s: &mut Scan<'_>) -> Option<Choice> {
+        let mut choice = Choice::default();
+        let mut seen = Seen::default();
+        s.object(2, |s, key| match key {
+            "index" => {
+                seen.first(0)?;
+                choice.index = u32::try_from(s.index()?).ok()?;
+                Some(())
+            }
+            "finish_reason" => {
+                seen.first(1)?;
+                choice.finish_reason = opt_string(s)?;
+                Some(())
+            }
+            _ => s.skip(3),
+        })?;
+        Some(choice)
+    }
+}
+
+impl ChatUsage {
+    /// `usage` at nesting `depth`.
+    fn scan(s: &mut Scan<'_>, depth: usize) -> Option<ChatUsage> {
+        let mut u = ChatUsage::default();
+        let mut seen = Seen::default();
+        s.object(depth, |s, key| match key {
+            "prompt_tokens" => {
+                seen.first(0)?;
+                u.prompt_tokens = s.opt_i64()?;
+                Some(())
+            }
+            "completion_tokens" => {
+                seen.first(1)?;
+                u.completion_tokens = s.opt_i64()?;
+                Some(())
+            }
+            "prompt_tokens_details" => {
+                seen.first(2)?;
+                u.prompt_tokens_details = scan_details(s, depth + 1, "cached_tokens")?.map(
+                    |[cached_tokens, text_tokens, image_tokens, audio_tokens]| PromptDetails {
+                        cached_tokens,
+                        text_tokens,
+                        image_tokens,
+                        audio_tokens,
+                    },
+                );
+                Some(())
+            }
+            "completion_tokens_details" => {
+                seen.first(3)?;
+                u.completion_tokens_details = scan_details(s, depth + 1, "reasoning_tokens")?.map(
+                    |[reasoning_tokens, text_tokens, image_tokens, audio_tokens]| {
+                        CompletionDetails {
+                            reasoning_tokens,
+                            text_tokens,
+                            image_tokens,
+                            audio_tokens,
+                        }
+                    },
+                );
+                Some(())
+            }
+            "prompt_cache_hit_tokens" => {
+                seen.first(4)?;
+                u.prompt_cache_hit_tokens = s.opt_i64()?;
+                Some(())
+            }
+            _ => s.skip(depth + 1),
+        })?;
+        Some(u)
+    }
+}
+
+/// A usage details object or `null`: the counts of `first`, `text_tokens`,
+/// `image_tokens` and `audio_tokens`, in that order.
+fn scan_details(s: &mut Scan<'_>, depth: usize, first: &str) -> Option<Option<[Option<i64>; 4]>> {
+    if s.opt_null()? {
+        return Some(None);
+    }
+    let mut counts = [None; 4];
+    let mut seen = Seen::default();
+    s.object(depth, |s, key| {
+        let n = match key {
+            "text_tokens" => 1,
+            "image_tokens" => 2,
+            "audio_tokens" => 3,
+            k if k == first => 0,
+            _ => return s.skip(depth + 1),
+        };
+        seen.first(n as u32)?;
+        counts[n] = s.opt_i64()?;
+        Some(())
+    })?;
+    Some(Some(counts))
+}
+
 /// Reads a chat completion (or legacy completion) response.
 pub fn parse_chat_response(body: &[u8], capture: bool) -> Result<ResponseInfo, ExtractError> {
-    let resp: ChatResponse = crate::wire::from_json(body).map_err(|e| malformed("response", e))?;
+    let resp =
+        crate::wire::scan_json(body, ChatResponse::scan).map_err(|e| malformed("response", e))?;
     let mut choices = resp.choices;
     choices.sort_by_key(|c| c.index);
     let mut info = ResponseInfo {
@@ -785,14 +943,8 @@ impl StreamAccumulator for ChatStreamState {
         if !self.capture && self.info.model.is_some() && !chunk_has_news(data) {
             return Ok(());
         }
-        let chunk = match std::str::from_utf8(data) {
-            Ok(text) => match Chunk::scan(text) {
-                Some(chunk) => Ok(chunk),
-                None => serde_json::from_str(text),
-            },
-            Err(_) => serde_json::from_slice(data),
-        }
-        .map_err(|e| malformed("stream chunk", e))?;
+        let chunk =
+            crate::wire::scan_json(data, Chunk::scan).map_err(|e| malformed("stream chunk", e))?;
         if let Some(err) = chunk.error {
             self.error = Some(error_of(&err));
         }
@@ -1160,6 +1312,62 @@ mod tests {
             r#"{"id":"a"} x"#,
         ] {
             assert!(Chunk::scan(text).is_none(), "{text}");
+        }
+    }
+
+    /// Real response shapes (OpenAI, Azure, DeepSeek, compatible servers) that the
+    /// fast reading must take, and edits of them.
+    const RESPONSE_SEEDS: &[&str] = &[
+        r#"{"id":"chatcmpl-B9MBs8CjcvOU2jLn4n570S5qMJKcT","object":"chat.completion","created":1741569952,"model":"gpt-4o-mini-2024-07-18","choices":[{"index":0,"message":{"role":"assistant","content":"Hi! How can I help you today?","refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"stop"}],"usage":{"prompt_tokens":19,"completion_tokens":10,"total_tokens":29,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"service_tier":"default","system_fingerprint":"fp_06737a9306"}"#,
+        r#"{"id":"c","choices":[{"index":1,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"get_weather","arguments":"{\"city\":\"Paris\",\"n\":-1.5e-3}"}}]},"finish_reason":"tool_calls"},{"index":0,"message":{"content":"caf\u00e9 \"ok\"\n"},"finish_reason":"stop"}],"usage":{"prompt_tokens":120,"completion_tokens":30,"prompt_tokens_details":null,"completion_tokens_details":{"reasoning_tokens":12,"text_tokens":18,"image_tokens":0}}}"#,
+        r#"{"id":"d","model":"deepseek-chat","choices":[{"index":0,"message":{"content":"x"},"finish_reason":"length"}],"usage":{"prompt_tokens":50,"completion_tokens":5,"prompt_cache_hit_tokens":32,"prompt_cache_miss_tokens":18},"system_fingerprint":null}"#,
+        r#"{"id":"cmpl-1","object":"text_completion","choices":[{"text":" hi","index":0,"logprobs":null,"finish_reason":"stop"}],"model":"gpt-3.5-turbo-instruct","usage":{"prompt_tokens":3,"completion_tokens":1}}"#,
+        r#"{"choices":[{"content_filter_results":{"hate":{"filtered":false,"severity":"safe"}},"finish_reason":"content_filter","index":0,"message":{}}],"created":1,"id":"a","model":"gpt-4o","object":"chat.completion","prompt_filter_results":[{"prompt_index":0,"content_filter_results":{}}],"usage":{"completion_tokens":0,"prompt_tokens":9,"total_tokens":9}}"#,
+        r#" { "id" : null , "choices" : [ ] , "usage" : null , "model" : "m" } "#,
+    ];
+
+    #[test]
+    fn fast_response_reading_equals_serde_json() {
+        for seed in RESPONSE_SEEDS {
+            assert!(
+                ChatResponse::scan(seed).is_some(),
+                "seed not read fast: {seed}"
+            );
+        }
+        let (mut fast, mut total) = (0, 0);
+        for input in crate::wire::scan::tests::mutations(RESPONSE_SEEDS) {
+            let Ok(text) = std::str::from_utf8(&input) else {
+                continue;
+            };
+            total += 1;
+            let Some(ours) = ChatResponse::scan(text) else {
+                continue;
+            };
+            fast += 1;
+            match serde_json::from_str::<ChatResponse>(text) {
+                Ok(theirs) => assert_eq!(ours, theirs, "{text}"),
+                Err(e) => panic!("read fast what serde_json rejects ({e}): {text}"),
+            }
+        }
+        assert!(fast * 3 > total, "{fast} of {total} read fast");
+    }
+
+    #[test]
+    fn responses_the_fast_reading_leaves_to_serde_json() {
+        for text in [
+            r#"{"usage":{"prompt_tokens":-0}}"#,
+            r#"{"usage":{"prompt_tokens":1.0}}"#,
+            r#"{"usage":{"prompt_tokens":9223372036854775808}}"#,
+            r#"{"usage":{"prompt_tokens":1,"prompt_tokens":2}}"#,
+            r#"{"usage":{"prompt_tokens_details":{"cached_tokens":1,"cached_tokens":1}}}"#,
+            r#"{"usage":{"prompt_tokens_details":[]}}"#,
+            r#"{"usage":"none"}"#,
+            r#"{"choices":[{"index":4294967296}]}"#,
+            r#"{"choices":[{"finish_reason":"\udc00"}]}"#,
+            r#"{"choices":null}"#,
+            r#"{"model":"m"}{}"#,
+        ] {
+            assert!(ChatResponse::scan(text).is_none(), "{text}");
         }
     }
 
