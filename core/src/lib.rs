@@ -53,6 +53,7 @@ pub mod cost;
 pub mod emit;
 pub mod evaluation;
 pub mod events;
+pub mod json;
 pub mod logs;
 pub mod openinference;
 pub mod propagation;

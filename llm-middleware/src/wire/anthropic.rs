@@ -11,10 +11,10 @@ use aitrace_core::usage::Usage;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::scan::{Scan, Seen};
 use super::{malformed, message, text_part, tokens, ExtractError, StreamAccumulator};
 use crate::sse::SseEvent;
 use crate::types::{RequestInfo, RequestParams, ResponseInfo};
+use aitrace_core::json::{Scan, Seen};
 
 #[derive(Deserialize)]
 struct Request<'a> {
@@ -267,7 +267,7 @@ struct EventDelta<'a> {
 impl<'a> Event<'a> {
     /// An event read as serde_json reads it, faster, for the events with no
     /// `message`, `usage` or `error` (text deltas, block starts and stops): `None` for
-    /// any other, and for anything the strict reader does not take (see `wire::scan`).
+    /// any other, and for anything the strict reader does not take (see `aitrace_core::json`).
     fn scan(text: &'a str) -> Option<Event<'a>> {
         let mut s = Scan::new(text);
         let mut event = Event::default();
@@ -472,7 +472,7 @@ mod tests {
             assert!(Event::scan(seed).is_some(), "seed not read fast: {seed}");
         }
         let (mut fast, mut total) = (0, 0);
-        for input in crate::wire::scan::tests::mutations(EVENT_SEEDS) {
+        for input in crate::wire::mutations::mutations(EVENT_SEEDS) {
             let Ok(text) = std::str::from_utf8(&input) else {
                 continue;
             };

@@ -21,8 +21,9 @@
 
 pub mod anthropic;
 pub mod gemini;
+#[cfg(test)]
+mod mutations;
 pub mod openai;
-mod scan;
 
 use aitrace_core::conventions::Provider;
 use serde::Deserialize;
@@ -69,7 +70,7 @@ pub(crate) fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::R
     }
 }
 
-/// `body` read by `scan`, a strict reader of the fields kept (see `scan`), or by
+/// `body` read by `scan`, a strict reader of the fields kept (`aitrace_core::json`), or by
 /// serde_json where it declines: the same value either way, and serde_json's errors.
 pub(crate) fn scan_json<'a, T: Deserialize<'a>>(
     body: &'a [u8],

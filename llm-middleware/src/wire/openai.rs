@@ -10,10 +10,10 @@ use aitrace_core::usage::Usage;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::scan::{Scan, Seen};
 use super::{malformed, message, text_part, tokens, ExtractError, StreamAccumulator, WireFormat};
 use crate::sse::SseEvent;
 use crate::types::{RequestInfo, RequestParams, ResponseInfo};
+use aitrace_core::json::{Scan, Seen};
 
 #[derive(Deserialize)]
 #[serde(untagged)]
@@ -425,7 +425,7 @@ fn opt_string(s: &mut Scan<'_>) -> Option<Option<String>> {
 impl ChatResponse {
     /// A response read as serde_json reads it, without building what is not kept
     /// (messages are checked and passed over): `None` for anything the strict reader
-    /// does not take (see `wire::scan`).
+    /// does not take (see `aitrace_core::json`).
     fn scan(text: &str) -> Option<ChatResponse> {
         let mut s = Scan::new(text);
         let mut r = ChatResponse::default();
@@ -806,7 +806,7 @@ struct Chunk<'a> {
 impl<'a> Chunk<'a> {
     /// A chunk read as serde_json reads it, faster, for the chunks with no `usage`
     /// or `error` (all but one of a stream's): `None` for any other, and for anything
-    /// the strict reader does not take (see `wire::scan`).
+    /// the strict reader does not take (see `aitrace_core::json`).
     fn scan(text: &'a str) -> Option<Chunk<'a>> {
         let mut s = Scan::new(text);
         let mut chunk = Chunk::default();
@@ -1275,7 +1275,7 @@ mod tests {
             assert!(Chunk::scan(seed).is_some(), "seed not read fast: {seed}");
         }
         let (mut fast, mut total) = (0, 0);
-        for input in crate::wire::scan::tests::mutations(CHUNK_SEEDS) {
+        for input in crate::wire::mutations::mutations(CHUNK_SEEDS) {
             let Ok(text) = std::str::from_utf8(&input) else {
                 continue;
             };
@@ -1335,7 +1335,7 @@ mod tests {
             );
         }
         let (mut fast, mut total) = (0, 0);
-        for input in crate::wire::scan::tests::mutations(RESPONSE_SEEDS) {
+        for input in crate::wire::mutations::mutations(RESPONSE_SEEDS) {
             let Ok(text) = std::str::from_utf8(&input) else {
                 continue;
             };

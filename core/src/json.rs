@@ -1,0 +1,827 @@
+//! A strict reader of JSON for the hot paths that read a few fields of many documents:
+//! LLM responses and stream chunks (aitrace-llm), trace-file lines (aitrace-insight).
+//! A general parser spends most of its time there on what nobody keeps; [`Scan`]
+//! passes over that, checking its syntax, and hands over only the fields asked for.
+//!
+//! It reads a *subset* of JSON and, for that subset, gives what serde_json gives: strings
+//! decoded, keys decoded before they are matched, integers and (some) decimals read as
+//! serde_json reads them, values skipped only when serde_json would accept them.
+//! Everything outside the subset makes the reading answer `None`: a `\u` escape of a
+//! surrogate, a number whose reading could differ between JSON readers, nesting deeper
+//! than [`MAX_DEPTH`], and bad syntax of any kind. A caller then reads the same text
+//! with serde (its errors, its values), so the scanner is a fast path that never
+//! changes what is read. Callers hold their readings equal to serde's in tests on
+//! mutated inputs; this module's tests hold each method to serde_json.
+//!
+//! Written here rather than taken from a crate: the point is to *not* be a general
+//! parser (nothing built for what is skipped), and to decline exactly where a reading
+//! could differ from serde's. sonic-rs and simd-json were measured slower than
+//! serde_json on 600-byte bodies (BENCHMARKS.md).
+//!
+//! ```
+//! use aitrace_core::json::Scan;
+//!
+//! let text = r#"{"id":"chatcmpl-1","choices":[{"index":0,"message":{"content":"hi"}}],"usage":{"prompt_tokens":19}}"#;
+//! let (mut id, mut tokens) = (None, None);
+//! let mut s = Scan::new(text);
+//! s.object(0, |s, key| match key {
+//!     "id" => {
+//!         id = s.opt_str()?;
+//!         Some(())
+//!     }
+//!     "usage" => s.object(1, |s, key| match key {
+//!         "prompt_tokens" => {
+//!             tokens = s.opt_i64()?;
+//!             Some(())
+//!         }
+//!         _ => s.skip(2),
+//!     }),
+//!     _ => s.skip(1),
+//! })
+//! .and_then(|()| s.end())
+//! .expect("in the subset");
+//! assert_eq!((id.as_deref(), tokens), (Some("chatcmpl-1"), Some(19)));
+//! // Outside the subset (here a lone surrogate): the caller asks serde instead.
+//! assert!(Scan::new(r#""\udc00""#).string().is_none());
+//! ```
+
+use std::borrow::Cow;
+
+/// Deepest nesting read: an object or array at this depth makes the reading answer
+/// `None` (serde_json's own limit is 128).
+pub const MAX_DEPTH: usize = 64;
+
+/// A position in one JSON text, read forward. Every reading method answers `None` when
+/// what comes next is not what it reads, or is outside the subset (see the module
+/// docs); the position is then unspecified and the caller gives up on this text.
+#[derive(Debug, Clone)]
+pub struct Scan<'a> {
+    text: &'a str,
+    at: usize,
+}
+
+impl<'a> Scan<'a> {
+    /// A reader at the start of `text`.
+    pub fn new(text: &'a str) -> Scan<'a> {
+        Scan { text, at: 0 }
+    }
+
+    fn bytes(&self) -> &'a [u8] {
+        self.text.as_bytes()
+    }
+
+    /// The next byte after whitespace (JSON's four kinds), without consuming it: what
+    /// kind of value comes next (`"`, `{`, `[`, `n`, `t`, `f`, `-` or a digit).
+    pub fn peek(&mut self) -> Option<u8> {
+        let bytes = self.bytes();
+        while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.at) {
+            self.at += 1;
+        }
+        bytes.get(self.at).copied()
+    }
+
+    fn eat(&mut self, b: u8) -> Option<()> {
+        if self.peek()? == b {
+            self.at += 1;
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    fn literal(&mut self, word: &[u8]) -> Option<()> {
+        if self.bytes()[self.at..].starts_with(word) {
+            self.at += word.len();
+            Some(())
+        } else {
+            None
+        }
+    }
+
+    /// Nothing but whitespace is left (`None` otherwise).
+    pub fn end(mut self) -> Option<()> {
+        (self.peek().is_none()).then_some(())
+    }
+
+    /// `null`.
+    pub fn null(&mut self) -> Option<()> {
+        if self.peek()? != b'n' {
+            return None;
+        }
+        self.literal(b"null")
+    }
+
+    /// Consumes a `null` if that is what comes next, and says whether it did (`None`:
+    /// something starting with `n` that is not `null`).
+    pub fn opt_null(&mut self) -> Option<bool> {
+        if self.peek()? == b'n' {
+            self.literal(b"null")?;
+            Some(true)
+        } else {
+            Some(false)
+        }
+    }
+
+    /// A string or `null` (serde's `Option<String>`).
+    pub fn opt_str(&mut self) -> Option<Option<Cow<'a, str>>> {
+        match self.peek()? {
+            b'n' => self.literal(b"null").map(|()| None),
+            b'"' => self.string().map(Some),
+            _ => None,
+        }
+    }
+
+    /// A string, decoded: borrowed when it has no escapes. `None` for an escape
+    /// serde_json rejects, a `\u` escape of a surrogate (serde_json pairs them with
+    /// rules of its own) and a control character.
+    pub fn string(&mut self) -> Option<Cow<'a, str>> {
+        self.eat(b'"')?;
+        let bytes = self.bytes();
+        let start = self.at;
+        // The common case: no escape before the closing quote.
+        let mut i = plain_run_end(bytes, start);
+        match *bytes.get(i)? {
+            b'"' => {
+                self.at = i + 1;
+                return Some(Cow::Borrowed(&self.text[start..i]));
+            }
+            b'\\' => {}
+            _ => return None,
+        }
+        let mut out = String::with_capacity(i - start + 16);
+        out.push_str(&self.text[start..i]);
+        loop {
+            // At a backslash.
+            let c = match *bytes.get(i + 1)? {
+                b'"' => '"',
+                b'\\' => '\\',
+                b'/' => '/',
+                b'b' => '\u{8}',
+                b'f' => '\u{c}',
+                b'n' => '\n',
+                b'r' => '\r',
+                b't' => '\t',
+                b'u' => {
+                    let c = char::from_u32(hex4(bytes.get(i + 2..i + 6)?)?)?;
+                    i += 4;
+                    c
+                }
+                _ => return None,
+            };
+            out.push(c);
+            i += 2;
+            let run = i;
+            i = plain_run_end(bytes, i);
+            out.push_str(&self.text[run..i]);
+            match *bytes.get(i)? {
+                b'"' => {
+                    self.at = i + 1;
+                    return Some(Cow::Owned(out));
+                }
+                b'\\' => {}
+                _ => return None,
+            }
+        }
+    }
+
+    /// Passes over a string, checking it as serde_json does when it skips one (a
+    /// `\u` escape needs four hex digits, whatever they encode).
+    fn skip_string(&mut self) -> Option<()> {
+        self.eat(b'"')?;
+        let bytes = self.bytes();
+        let mut i = self.at;
+        loop {
+            i = plain_run_end(bytes, i);
+            match *bytes.get(i)? {
+                b'"' => {
+                    self.at = i + 1;
+                    return Some(());
+                }
+                b'\\' => match *bytes.get(i + 1)? {
+                    b'"' | b'\\' | b'/' | b'b' | b'f' | b'n' | b'r' | b't' => i += 2,
+                    b'u' => {
+                        hex4(bytes.get(i + 2..i + 6)?)?;
+                        i += 6;
+                    }
+                    _ => return None,
+                },
+                _ => return None,
+            }
+        }
+    }
+
+    /// A non-negative integer that fits a `usize`, written as JSON writes integers (no
+    /// sign, no leading zero, no fraction or exponent).
+    pub fn index(&mut self) -> Option<usize> {
+        usize::try_from(self.u64()?).ok()
+    }
+
+    /// A non-negative integer that fits a `u64`, as for [`Scan::index`].
+    pub fn u64(&mut self) -> Option<u64> {
+        self.peek()?;
+        self.unsigned()
+    }
+
+    /// An integer, as serde_json reads an `i64`: `None` for what it would read
+    /// otherwise or refuse (a fraction, an exponent, `-0`, which it reads as a float,
+    /// and values out of range; `i64::MIN` too).
+    pub fn i64(&mut self) -> Option<i64> {
+        if self.peek()? == b'-' {
+            self.at += 1;
+            let n = self.unsigned()?;
+            (1..=i64::MAX as u64).contains(&n).then(|| -(n as i64))
+        } else {
+            i64::try_from(self.unsigned()?).ok()
+        }
+    }
+
+    /// `true` or `false`.
+    pub fn boolean(&mut self) -> Option<bool> {
+        match self.peek()? {
+            b't' => self.literal(b"true").map(|()| true),
+            b'f' => self.literal(b"false").map(|()| false),
+            _ => None,
+        }
+    }
+
+    /// A number, as a JSON reader that rounds correctly reads it into an `f64`, and as
+    /// serde_json does: for the numbers where the two are sure to agree. An integer is
+    /// read as a `u64` or `i64` and converted (as serde converts them); a decimal
+    /// (fraction or exponent) only when its digits, as an integer, are below 2^53 and
+    /// its power of ten is at most 22 either way: then one correctly rounded
+    /// multiplication or division gives it, which is what serde_json computes there.
+    /// `None` for any other number (and for `-0`, left to the reader).
+    pub fn f64(&mut self) -> Option<f64> {
+        // 10^0 ..= 10^22, each exact in an f64.
+        const POW10: [f64; 23] = [
+            1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14, 1e15,
+            1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+        ];
+        let negative = self.peek()? == b'-';
+        if negative {
+            self.at += 1;
+        }
+        let bytes = self.bytes();
+        let mut digits: u64 = 0;
+        let mut exp10: i32 = 0;
+        let mut decimal = false;
+        match *bytes.get(self.at)? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => digits = self.decimal_digits(digits, &mut 0)?,
+            _ => return None,
+        }
+        if bytes.get(self.at) == Some(&b'.') {
+            decimal = true;
+            self.at += 1;
+            let mut count = 0;
+            digits = self.decimal_digits(digits, &mut count)?;
+            if count == 0 {
+                return None;
+            }
+            exp10 = -count;
+        }
+        if let Some(b'e' | b'E') = bytes.get(self.at) {
+            decimal = true;
+            self.at += 1;
+            let minus = match bytes.get(self.at) {
+                Some(b'-') => {
+                    self.at += 1;
+                    true
+                }
+                Some(b'+') => {
+                    self.at += 1;
+                    false
+                }
+                _ => false,
+            };
+            let start = self.at;
+            let mut e: i32 = 0;
+            while let Some(d) = bytes.get(self.at).filter(|b| b.is_ascii_digit()) {
+                e = e.checked_mul(10)?.checked_add(i32::from(d - b'0'))?;
+                self.at += 1;
+            }
+            if self.at == start {
+                return None;
+            }
+            exp10 = if minus {
+                exp10.checked_sub(e)?
+            } else {
+                exp10.checked_add(e)?
+            };
+        }
+        if let Some(b'0'..=b'9' | b'.' | b'e' | b'E') = bytes.get(self.at) {
+            // A leading zero before digits, or a second fraction or exponent.
+            return None;
+        }
+        if !decimal {
+            return match (negative, digits) {
+                (false, n) => Some(n as f64),
+                (true, 0) => None,
+                (true, n) => i64::try_from(n).ok().map(|n| -n as f64),
+            };
+        }
+        if digits >= 1 << 53 {
+            return None;
+        }
+        let pow = *POW10.get(exp10.unsigned_abs() as usize)?;
+        let f = digits as f64;
+        let f = if exp10 >= 0 { f * pow } else { f / pow };
+        Some(if negative { -f } else { f })
+    }
+
+    /// Decimal digits right here appended to `n`, counted into `count`: `None` when
+    /// the number outgrows a `u64`.
+    fn decimal_digits(&mut self, mut n: u64, count: &mut i32) -> Option<u64> {
+        let bytes = self.bytes();
+        while let Some(d) = bytes.get(self.at).filter(|b| b.is_ascii_digit()) {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            *count = count.checked_add(1)?;
+            self.at += 1;
+        }
+        Some(n)
+    }
+
+    /// An integer or `null`, as serde_json reads an `Option<i64>`: `None` for what
+    /// it would read otherwise or refuse (a fraction, an exponent, `-0`, which it
+    /// reads as a float, and values out of range).
+    pub fn opt_i64(&mut self) -> Option<Option<i64>> {
+        if self.opt_null()? {
+            Some(None)
+        } else {
+            self.i64().map(Some)
+        }
+    }
+
+    /// Digits right here, written as JSON writes integers (no leading zero) and not
+    /// followed by a fraction or exponent, that fit a `u64`.
+    fn unsigned(&mut self) -> Option<u64> {
+        let bytes = self.bytes();
+        let first = *bytes.get(self.at).filter(|b| b.is_ascii_digit())?;
+        self.at += 1;
+        let mut n = u64::from(first - b'0');
+        if n != 0 {
+            while let Some(d) = bytes.get(self.at).filter(|b| b.is_ascii_digit()) {
+                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+                self.at += 1;
+            }
+        }
+        match bytes.get(self.at) {
+            Some(b'0'..=b'9' | b'.' | b'e' | b'E') => None,
+            _ => Some(n),
+        }
+    }
+
+    fn digits(&mut self) -> Option<()> {
+        let bytes = self.bytes();
+        let start = self.at;
+        while bytes.get(self.at).is_some_and(u8::is_ascii_digit) {
+            self.at += 1;
+        }
+        (self.at > start).then_some(())
+    }
+
+    /// Passes over a number, checking JSON's grammar for it.
+    fn skip_number(&mut self) -> Option<()> {
+        let bytes = self.bytes();
+        if bytes.get(self.at) == Some(&b'-') {
+            self.at += 1;
+        }
+        match bytes.get(self.at)? {
+            b'0' => self.at += 1,
+            b'1'..=b'9' => self.digits()?,
+            _ => return None,
+        }
+        if bytes.get(self.at) == Some(&b'.') {
+            self.at += 1;
+            self.digits()?;
+        }
+        if let Some(b'e' | b'E') = bytes.get(self.at) {
+            self.at += 1;
+            if let Some(b'+' | b'-') = bytes.get(self.at) {
+                self.at += 1;
+            }
+            self.digits()?;
+        }
+        Some(())
+    }
+
+    /// Passes over any value, checking its syntax; `depth` is the nesting it is at.
+    pub fn skip(&mut self, depth: usize) -> Option<()> {
+        match self.peek()? {
+            b'"' => self.skip_string(),
+            b'{' => self.object(depth, |s, _| s.skip(depth + 1)),
+            b'[' => self.array(depth, |s| s.skip(depth + 1)),
+            b't' => self.literal(b"true"),
+            b'f' => self.literal(b"false"),
+            b'n' => self.literal(b"null"),
+            b'-' | b'0'..=b'9' => self.skip_number(),
+            _ => None,
+        }
+    }
+
+    /// An object, `field` called with each decoded key, to read its value.
+    pub fn object(
+        &mut self,
+        depth: usize,
+        mut field: impl FnMut(&mut Self, &str) -> Option<()>,
+    ) -> Option<()> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            let key = self.string()?;
+            self.eat(b':')?;
+            field(self, &key)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// An array, `item` called to read each element.
+    pub fn array(
+        &mut self,
+        depth: usize,
+        mut item: impl FnMut(&mut Self) -> Option<()>,
+    ) -> Option<()> {
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'[')?;
+        if self.peek()? == b']' {
+            self.at += 1;
+            return Some(());
+        }
+        loop {
+            item(self)?;
+            match self.peek()? {
+                b',' => self.at += 1,
+                b']' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+}
+
+/// The index of the first byte from `i` on that ends a string's plain run (a quote,
+/// a backslash or a control character), or `bytes.len()`: eight bytes at a time, as
+/// strings are most of a chunk's bytes.
+fn plain_run_end(bytes: &[u8], mut i: usize) -> usize {
+    const LO: u64 = 0x0101_0101_0101_0101;
+    const HI: u64 = 0x8080_8080_8080_8080;
+    // The high bit of a lane is set where that lane of `v` is zero (or below 0x20).
+    // A borrow can set it in lanes above a true one too, never below: the lowest lane
+    // set is the first special byte (the words are read little-endian).
+    let zero = |v: u64| v.wrapping_sub(LO) & !v;
+    while let Some(word) = bytes.get(i..).and_then(<[u8]>::first_chunk::<8>) {
+        let v = u64::from_le_bytes(*word);
+        let special = (zero(v ^ (LO * u64::from(b'"')))
+            | zero(v ^ (LO * u64::from(b'\\')))
+            | (v.wrapping_sub(LO * 0x20) & !v))
+            & HI;
+        if special != 0 {
+            return i + (special.trailing_zeros() / 8) as usize;
+        }
+        i += 8;
+    }
+    while let Some(&b) = bytes.get(i) {
+        if b == b'"' || b == b'\\' || b < 0x20 {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// Four hex digits (a `\u` escape's), as a number.
+fn hex4(digits: &[u8]) -> Option<u32> {
+    digits.iter().try_fold(0u32, |n, &d| {
+        let v = (d as char).to_digit(16)?;
+        Some(n << 4 | v)
+    })
+}
+
+/// Which of a struct's fields were seen: serde's derive rejects a field given twice,
+/// so a second sighting makes the reading fall back.
+///
+/// ```
+/// let mut seen = aitrace_core::json::Seen::default();
+/// assert_eq!(seen.first(3), Some(()));
+/// assert_eq!(seen.first(3), None);
+/// ```
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Seen(u32);
+
+impl Seen {
+    /// Marks field number `n` (below 32) seen; `None` if it was already.
+    pub fn first(&mut self, n: u32) -> Option<()> {
+        let bit = 1 << n;
+        if self.0 & bit != 0 {
+            return None;
+        }
+        self.0 |= bit;
+        Some(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn skips(text: &str) -> bool {
+        let mut s = Scan::new(text);
+        s.skip(0).is_some() && s.end().is_some()
+    }
+
+    /// Deterministic pseudo-random numbers (xorshift), so a failure names its input.
+    struct Rng(u64);
+
+    impl Rng {
+        fn next(&mut self) -> u64 {
+            self.0 ^= self.0 << 13;
+            self.0 ^= self.0 >> 7;
+            self.0 ^= self.0 << 17;
+            self.0
+        }
+        fn below(&mut self, n: usize) -> usize {
+            (self.next() % n as u64) as usize
+        }
+    }
+
+    #[test]
+    fn skipping_accepts_no_more_than_serde_json() {
+        const PIECES: &[&str] = &[
+            "\\", "\\n", "\\u0041", "\\ud83d", "\\x", "\"", " ", "\u{1}", "\u{7f}", "é", ",", ":",
+            "{", "}", "[", "]", "0", "-", ".5", "e3", "null", "tru", "1", "\"x\":1,",
+        ];
+        let seeds = [
+            r#"{"a":[1,-2.5e+3,0,true,false,null,"x\n\"\\\/\b\f\r\t\u00e9"],"b":{"c":{}}}"#,
+            r#"[ {"k" : "v" } , [ ] , -0.0 , 1E9, 0.5e-2 ]"#,
+            r#""a plain string past eight bytes""#,
+            "12",
+        ];
+        let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+        let (mut accepted, mut tried) = (0, 0);
+        for seed in seeds {
+            for _ in 0..4000 {
+                let mut text = seed.to_owned();
+                for _ in 0..1 + rng.below(2) {
+                    let mut at = rng.below(text.len() + 1);
+                    while !text.is_char_boundary(at) {
+                        at -= 1;
+                    }
+                    if rng.below(3) == 0 && at < text.len() {
+                        let mut end = at + 1;
+                        while !text.is_char_boundary(end) {
+                            end += 1;
+                        }
+                        text.replace_range(at..end, "");
+                    } else {
+                        text.insert_str(at, PIECES[rng.below(PIECES.len())]);
+                    }
+                }
+                tried += 1;
+                if skips(&text) {
+                    accepted += 1;
+                    assert!(
+                        serde_json::from_str::<serde::de::IgnoredAny>(&text).is_ok(),
+                        "accepted what serde_json rejects: {text:?}"
+                    );
+                }
+            }
+        }
+        assert!(
+            accepted * 10 > tried,
+            "too few accepted: {accepted} of {tried}"
+        );
+    }
+
+    #[test]
+    fn strings_decode_as_serde_json_decodes_them() {
+        for text in [
+            r#""""#,
+            r#""abc""#,
+            r#""a\nb\"c\\d\/e\bf\fg\rh\ti""#,
+            r#""ünï\tcødé""#,
+            r#""\\\\""#,
+            r#""\u0041\u00e9\u00E9\u4e2d\u0000 x""#,
+            r#""long plain run past eight bytes \t and on""#,
+        ] {
+            let ours = Scan::new(text).string().unwrap();
+            let theirs: String = serde_json::from_str(text).unwrap();
+            assert_eq!(ours, theirs);
+        }
+        for text in [
+            r#""\ud83d\ude00""#,
+            r#""\udc00""#,
+            r#""\u12""#,
+            r#""\x""#,
+            "\"a\u{1}b\"",
+            r#""open"#,
+        ] {
+            assert!(Scan::new(text).string().is_none(), "{text:?}");
+        }
+    }
+
+    #[test]
+    fn plain_runs_end_where_a_byte_by_byte_scan_ends_them() {
+        let naive = |b: &[u8], from: usize| {
+            b[from..]
+                .iter()
+                .position(|&c| c == b'"' || c == b'\\' || c < 0x20)
+                .map_or(b.len(), |p| from + p)
+        };
+        for filler in [b'a', b' ', 0x7f, 0xc3, 0x21, 0x5d] {
+            for special in 0..=255u8 {
+                for len in 0..20 {
+                    for at in 0..len {
+                        let mut bytes = vec![filler; len];
+                        bytes[at] = special;
+                        for from in 0..=len {
+                            assert_eq!(
+                                plain_run_end(&bytes, from),
+                                naive(&bytes, from),
+                                "{bytes:?} from {from}"
+                            );
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn index_reads_plain_integers_only() {
+        let read = |t: &str| {
+            let mut s = Scan::new(t);
+            let n = s.index()?;
+            s.end().map(|()| n)
+        };
+        assert_eq!(read("0"), Some(0));
+        assert_eq!(read(" 42 "), Some(42));
+        assert_eq!(read(&usize::MAX.to_string()), Some(usize::MAX));
+        for bad in ["-1", "01", "1.0", "1e2", "18446744073709551616", "", "x"] {
+            assert_eq!(read(bad), None, "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn integers_read_as_serde_json_reads_an_option_i64() {
+        let read = |t: &str| {
+            let mut s = Scan::new(t);
+            let n = s.opt_i64()?;
+            s.end().map(|()| n)
+        };
+        for text in [
+            "0",
+            " 7 ",
+            "-1",
+            "null",
+            "1234567890",
+            "9223372036854775807",
+            "-9223372036854775807",
+        ] {
+            let theirs: Option<i64> = serde_json::from_str(text).unwrap();
+            assert_eq!(read(text), Some(theirs), "{text:?}");
+        }
+        // Left to serde_json, which reads these as floats, refuses them, or (the
+        // last) takes them at a cost the scanner does not pay.
+        for text in [
+            "-0",
+            "01",
+            "1.0",
+            "1e2",
+            "1E2",
+            "- 1",
+            "--1",
+            "+1",
+            "",
+            "nul",
+            "true",
+            "\"1\"",
+            "9223372036854775808",
+            "18446744073709551616",
+            "-9223372036854775808",
+        ] {
+            assert_eq!(read(text), None, "{text:?}");
+        }
+    }
+
+    /// What the scanner reads of `text` as an `f64`, all of it.
+    fn read_f64(text: &str) -> Option<f64> {
+        let mut s = Scan::new(text);
+        let x = s.f64()?;
+        s.end().map(|()| x)
+    }
+
+    #[test]
+    fn doubles_read_as_serde_json_and_a_correctly_rounding_reader_read_them() {
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let mut texts: Vec<String> = [
+            "0",
+            "-1",
+            "3",
+            "0.25",
+            "-0.0",
+            "0.0",
+            "1.5e3",
+            "2E-5",
+            "6.3e-5",
+            "0.000063",
+            "0.1",
+            "0.2",
+            "0.30000000000000004",
+            "9007199254740991.0",
+            "123456789012.345678",
+            "1e22",
+            "1e-22",
+            "4.9e-324",
+            "1.7976931348623157e308",
+            "18446744073709551615",
+            "-9223372036854775807",
+            "5e+0",
+            "0e5",
+        ]
+        .iter()
+        .map(|t| (*t).to_owned())
+        .collect();
+        for _ in 0..20_000 {
+            // Shortest round-trip forms of arbitrary doubles, and short decimals.
+            let bits = rng.next();
+            let x = f64::from_bits(bits);
+            if x.is_finite() {
+                texts.push(format!("{x}"));
+                texts.push(format!("{x:e}"));
+            }
+            let digits = rng.next() % 10u64.pow(1 + rng.below(17) as u32);
+            let point = rng.below(20);
+            let mut t = digits.to_string();
+            if point < t.len() {
+                t.insert(t.len() - point, '.');
+                if t.starts_with('.') {
+                    t.insert(0, '0');
+                }
+            }
+            texts.push(t);
+        }
+        let mut read = 0;
+        for text in &texts {
+            let Some(ours) = read_f64(text) else {
+                continue;
+            };
+            read += 1;
+            let serde: f64 = serde_json::from_str(text).unwrap();
+            let exact: f64 = text.parse().unwrap();
+            assert_eq!(ours.to_bits(), serde.to_bits(), "{text} (serde_json)");
+            assert_eq!(
+                ours.to_bits(),
+                exact.to_bits(),
+                "{text} (correctly rounded)"
+            );
+        }
+        // Most arbitrary doubles need 17 digits (left to serde); short decimals are read.
+        assert!(read * 4 > texts.len(), "{read} of {} read", texts.len());
+        for text in [
+            "-0", "01", "1.", ".5", "1e", "1e+", "1.5.2", "1e400", "+1", "1.0e1e1",
+        ] {
+            assert_eq!(read_f64(text), None, "{text}");
+        }
+    }
+
+    #[test]
+    fn booleans_and_nulls() {
+        let mut s = Scan::new("[true, false, null, nul]");
+        let mut got = Vec::new();
+        let all = s.array(0, |s| {
+            if s.opt_null()? {
+                got.push(None);
+            } else {
+                got.push(Some(s.boolean()?));
+            }
+            Some(())
+        });
+        assert_eq!(all, None, "nul is not null");
+        assert_eq!(got, [Some(true), Some(false), None]);
+    }
+
+    #[test]
+    fn nesting_is_bounded() {
+        let deep = format!("{}{}", "[".repeat(MAX_DEPTH + 1), "]".repeat(MAX_DEPTH + 1));
+        assert!(!skips(&deep));
+        let ok = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
+        assert!(skips(&ok));
+    }
+}
