@@ -37,6 +37,7 @@ use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 
 use aitrace_core::conventions as c;
 
+mod scan;
 mod wire;
 
 pub use wire::LineSpans;
@@ -342,8 +343,12 @@ struct BatchLine {
     last: bool,
 }
 
-/// Decodes one line's JSON.
+/// Decodes one line's JSON: by the scanner of the fields the reports read (`scan`),
+/// or by serde where the scanner declines (the same spans either way).
 fn decode_line(json: &[u8]) -> Result<Vec<SpanRecord>, String> {
+    if let Some(spans) = std::str::from_utf8(json).ok().and_then(scan::line_spans) {
+        return Ok(spans);
+    }
     #[cfg(feature = "sonic-rs")]
     if let Ok(LineSpans(spans)) = sonic_rs::from_slice::<LineSpans>(json) {
         return Ok(spans);

@@ -62,8 +62,8 @@ fn the_synthetic_file_reads_as_through_the_proto_types() {
 
 const IDS: &str = r#""traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331""#;
 
-#[test]
-fn every_value_kind_and_layout_reads_as_through_the_proto_types() {
+/// Lines with every kind of value and odd layouts, one line each.
+fn odd_lines() -> Vec<String> {
     let lines = [
         // Every AnyValue kind, nested arrays and lists, empty and unknown values.
         format!(
@@ -96,11 +96,111 @@ fn every_value_kind_and_layout_reads_as_through_the_proto_types() {
         r#"{"resourceSpans":[{"scopeSpans":[{}]}]}"#.to_owned(),
         r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{}]}]}]}"#.to_owned(),
     ];
-    for line in &lines {
-        let compact: String = line.lines().map(str::trim).collect();
-        assert!(via_reader(&compact).is_some(), "rejected: {compact}");
-        assert_same(&compact);
+    lines
+        .iter()
+        .map(|line| line.lines().map(str::trim).collect())
+        .collect()
+}
+
+#[test]
+fn every_value_kind_and_layout_reads_as_through_the_proto_types() {
+    for line in odd_lines() {
+        assert!(via_reader(&line).is_some(), "rejected: {line}");
+        assert_same(&line);
     }
+}
+
+/// Deterministic pseudo-random numbers (xorshift), so a failure names its input.
+struct Rng(u64);
+
+impl Rng {
+    fn below(&mut self, n: usize) -> usize {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        (self.0 % n as u64) as usize
+    }
+}
+
+/// The reader takes most lines through a scanner of the fields it keeps and leaves the
+/// rest to serde: on edits of real lines (a character dropped, or pieces of JSON and of
+/// escapes inserted, anywhere) it gives what the serde reading of `LineSpans` gives, and
+/// refuses what it refuses.
+#[test]
+fn edited_lines_read_as_the_serde_reading_reads_them() {
+    const PIECES: &[&str] = &[
+        "\\",
+        "\\n",
+        "\\u0041",
+        "\\ud83d",
+        "\\x",
+        "\"",
+        " ",
+        "\t",
+        "\u{1}",
+        "é",
+        ",",
+        ":",
+        "{",
+        "}",
+        "[",
+        "]",
+        "0",
+        "-",
+        ".5",
+        "e3",
+        "null",
+        "1",
+        "A",
+        "0x",
+        "\"x\":1,",
+        "{}",
+        "\"stringValue\":\"s\",",
+        "\"intValue\":\"9\",",
+        "\"doubleValue\":1e400,",
+    ];
+    let mut out = Vec::new();
+    synthetic::write(&mut out, 2, 4);
+    let mut seeds: Vec<String> = String::from_utf8(out)
+        .expect("utf-8")
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    seeds.extend(odd_lines());
+    let mut rng = Rng(0x853c_49e6_748f_ea9b);
+    let (mut tried, mut read) = (0, 0);
+    for seed in &seeds {
+        for _ in 0..600 {
+            let mut line = seed.clone();
+            for _ in 0..1 + rng.below(2) {
+                let mut at = rng.below(line.len() + 1);
+                while !line.is_char_boundary(at) {
+                    at -= 1;
+                }
+                if rng.below(3) == 0 && at < line.len() {
+                    let mut end = at + 1;
+                    while !line.is_char_boundary(end) {
+                        end += 1;
+                    }
+                    line.replace_range(at..end, "");
+                } else {
+                    line.insert_str(at, PIECES[rng.below(PIECES.len())]);
+                }
+            }
+            if line.trim().is_empty() {
+                // A blank line: skipped by the reader, not decoded.
+                continue;
+            }
+            let serde = serde_json::from_str::<tracefile::LineSpans>(&line)
+                .ok()
+                .map(|spans| spans.0);
+            let ours = via_reader(&line);
+            assert_eq!(ours, serde, "line: {line}");
+            tried += 1;
+            read += usize::from(ours.is_some());
+        }
+    }
+    assert!(read * 4 > tried, "only {read} of {tried} edited lines read");
 }
 
 #[test]

@@ -607,7 +607,9 @@ impl<'de> Deserialize<'de> for Any {
                         }
                         "kvlistValue" => {
                             if let Some(list) = map.next_value::<Option<Values<Attr>>>()? {
-                                value = Some(AttrValue::Other(kvlist_text(list.values)));
+                                value = Some(AttrValue::Other(kvlist_text(
+                                    list.values.into_iter().map(|Attr(k, v)| (k, v)),
+                                )));
                             }
                         }
                         "bytesValue" => {
@@ -634,9 +636,9 @@ impl<'de> Deserialize<'de> for Any {
 }
 
 /// A key-value list as text, `{k: v, ...}`.
-fn kvlist_text(values: Vec<Attr>) -> String {
+pub(super) fn kvlist_text(values: impl IntoIterator<Item = (String, AttrValue)>) -> String {
     let mut text = String::from("{");
-    for (i, Attr(key, value)) in values.into_iter().enumerate() {
+    for (i, (key, value)) in values.into_iter().enumerate() {
         if i > 0 {
             text.push_str(", ");
         }

@@ -1,0 +1,320 @@
+//! The fast path of a trace-file line: the same [`SpanRecord`]s as [`LineSpans`]'s serde
+//! reading, read with [`aitrace_core::json::Scan`], which passes over what no report
+//! reads (scopes, links, flags) without a serde visitor per value, and compares field
+//! names as text.
+//!
+//! Each function here mirrors one visitor of `wire.rs`, field by field: repeated fields
+//! are taken in order as the visitors take them, and where serde's derive would refuse a
+//! repeated field (`Status`, `Values`), the reading falls back. Any value the scanner
+//! does not take (an id that is not hex, a number whose reading could differ, an escape
+//! of a surrogate, ...) makes [`line_spans`] answer `None`, and the line is read by
+//! serde as before: so a bad line is still refused in the same words, and the tests
+//! (`insight/tests/decoding.rs`) hold both readings equal on real, synthetic and
+//! mutated lines.
+//!
+//! [`LineSpans`]: super::LineSpans
+
+use std::borrow::Cow;
+
+use aitrace_core::json::{Scan, Seen};
+
+use super::wire::kvlist_text;
+use super::{hex, AttrValue, EventRecord, SpanRecord};
+
+/// The spans of one line, or `None` when serde must read it.
+pub(super) fn line_spans(text: &str) -> Option<Vec<SpanRecord>> {
+    let mut s = Scan::new(text);
+    let mut spans = Vec::new();
+    s.object(0, |s, key| match key {
+        "resourceSpans" => s.array(1, |s| resource_spans(s, &mut spans)),
+        _ => s.skip(1),
+    })?;
+    s.end()?;
+    Some(spans)
+}
+
+/// One `ResourceSpans` (depth 2): its spans, with the resource's `service.name`.
+fn resource_spans(s: &mut Scan<'_>, spans: &mut Vec<SpanRecord>) -> Option<()> {
+    let first = spans.len();
+    let mut service = None;
+    s.object(2, |s, key| match key {
+        "resource" => {
+            service = if s.opt_null()? { None } else { resource(s)? };
+            Some(())
+        }
+        "scopeSpans" => s.array(3, |s| {
+            s.object(4, |s, key| match key {
+                "spans" => s.array(5, |s| {
+                    spans.push(span(s)?);
+                    Some(())
+                }),
+                _ => s.skip(5),
+            })
+        }),
+        _ => s.skip(3),
+    })?;
+    if let Some(service) = service {
+        for span in &mut spans[first..] {
+            span.service.clone_from(&service);
+        }
+    }
+    Some(())
+}
+
+/// A resource (depth 3): its first `service.name`, as text. Every attribute is read,
+/// as serde reads them (one it would refuse makes the line fall back).
+fn resource(s: &mut Scan<'_>) -> Option<Option<String>> {
+    let mut service = None;
+    s.object(3, |s, key| match key {
+        "attributes" => {
+            let mut found = None;
+            s.array(4, |s| {
+                let (key, value) = attr(s, 5)?;
+                if found.is_none() && key == "service.name" {
+                    found = Some(value.to_string());
+                }
+                Some(())
+            })?;
+            service = found;
+            Some(())
+        }
+        _ => s.skip(4),
+    })?;
+    Some(service)
+}
+
+/// A span (depth 6).
+fn span(s: &mut Scan<'_>) -> Option<SpanRecord> {
+    let mut span = SpanRecord {
+        trace_id: String::new(),
+        span_id: String::new(),
+        parent_span_id: String::new(),
+        name: String::new(),
+        kind: 0,
+        start_unix_nano: 0,
+        end_unix_nano: 0,
+        status_code: 0,
+        status_message: String::new(),
+        service: String::new(),
+        attributes: Vec::new(),
+        events: Vec::new(),
+    };
+    s.object(6, |s, key| {
+        match key {
+            "traceId" => span.trace_id = hex_id(s)?,
+            "spanId" => span.span_id = hex_id(s)?,
+            "parentSpanId" => span.parent_span_id = hex_id(s)?,
+            "name" => span.name = s.string()?.into_owned(),
+            "kind" => span.kind = i32::try_from(s.i64()?).ok()?,
+            "startTimeUnixNano" => span.start_unix_nano = nanos(s)?,
+            "endTimeUnixNano" => span.end_unix_nano = nanos(s)?,
+            "attributes" => s.array(7, |s| {
+                span.attributes.push(attr(s, 8)?);
+                Some(())
+            })?,
+            "events" => s.array(7, |s| {
+                span.events.push(event(s)?);
+                Some(())
+            })?,
+            "status" => {
+                (span.status_code, span.status_message) = status(s)?;
+            }
+            _ => s.skip(7)?,
+        }
+        Some(())
+    })?;
+    Some(span)
+}
+
+/// A span's status, or `null` (code 0, no message).
+fn status(s: &mut Scan<'_>) -> Option<(i32, String)> {
+    let (mut code, mut message) = (0, String::new());
+    if s.opt_null()? {
+        return Some((code, message));
+    }
+    let mut seen = Seen::default();
+    s.object(7, |s, key| {
+        match key {
+            "code" => {
+                seen.first(0)?;
+                code = i32::try_from(s.i64()?).ok()?;
+            }
+            "message" => {
+                seen.first(1)?;
+                message = s.string()?.into_owned();
+            }
+            _ => s.skip(8)?,
+        }
+        Some(())
+    })?;
+    Some((code, message))
+}
+
+/// A span event (depth 8).
+fn event(s: &mut Scan<'_>) -> Option<EventRecord> {
+    let mut event = EventRecord {
+        name: String::new(),
+        time_unix_nano: 0,
+        attributes: Vec::new(),
+    };
+    s.object(8, |s, key| {
+        match key {
+            "name" => event.name = s.string()?.into_owned(),
+            "timeUnixNano" => event.time_unix_nano = nanos(s)?,
+            "attributes" => s.array(9, |s| {
+                event.attributes.push(attr(s, 10)?);
+                Some(())
+            })?,
+            _ => s.skip(9)?,
+        }
+        Some(())
+    })?;
+    Some(event)
+}
+
+/// A trace or span id: hex text of an even length (either case, an optional `0x`),
+/// kept as lower-case hex.
+fn hex_id(s: &mut Scan<'_>) -> Option<String> {
+    let text = s.string()?;
+    if !text.len().is_multiple_of(2) {
+        return None;
+    }
+    let digits = text.strip_prefix("0x").unwrap_or(&text);
+    digits
+        .bytes()
+        .all(|b| b.is_ascii_hexdigit())
+        .then(|| digits.to_ascii_lowercase())
+}
+
+/// Nanoseconds: an integer, or a string `u64::from_str` reads (OTLP/JSON writes 64-bit
+/// integers as strings).
+fn nanos(s: &mut Scan<'_>) -> Option<u64> {
+    if s.peek()? == b'"' {
+        s.string()?.parse().ok()
+    } else {
+        s.u64()
+    }
+}
+
+/// A `KeyValue` object at `depth`: the key and its value (an empty `Other` when it
+/// has none).
+fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(String, AttrValue)> {
+    let (mut key, mut value) = (None, None);
+    s.object(depth, |s, k| {
+        match k {
+            "key" => key = Some(s.string()?.into_owned()),
+            "value" => {
+                value = if s.opt_null()? {
+                    None
+                } else {
+                    any(s, depth + 1)?
+                }
+            }
+            _ => s.skip(depth + 1)?,
+        }
+        Some(())
+    })?;
+    Some((
+        key?,
+        value.unwrap_or_else(|| AttrValue::Other(String::new())),
+    ))
+}
+
+/// An `AnyValue` object at `depth` (`None` inside: no value field it knows).
+fn any(s: &mut Scan<'_>, depth: usize) -> Option<Option<AttrValue>> {
+    let mut value = None;
+    s.object(depth, |s, key| {
+        if !matches!(
+            key,
+            "stringValue"
+                | "boolValue"
+                | "intValue"
+                | "doubleValue"
+                | "arrayValue"
+                | "kvlistValue"
+                | "bytesValue"
+        ) {
+            return s.skip(depth + 1);
+        }
+        // `null` leaves what an earlier field gave, as the serde reading does.
+        if s.opt_null()? {
+            return Some(());
+        }
+        value = Some(match key {
+            "stringValue" => AttrValue::Str(s.string()?.into_owned()),
+            "boolValue" => AttrValue::Bool(s.boolean()?),
+            "intValue" => AttrValue::Int(if s.peek()? == b'"' {
+                s.string()?.parse().ok()?
+            } else {
+                s.i64()?
+            }),
+            "doubleValue" => AttrValue::Double(s.f64()?),
+            "arrayValue" => {
+                let mut items = Vec::new();
+                values(s, depth + 1, |s| {
+                    items.push(any(s, depth + 3)?.unwrap_or(AttrValue::Other(String::new())));
+                    Some(())
+                })?;
+                AttrValue::Array(items)
+            }
+            "kvlistValue" => {
+                let mut pairs = Vec::new();
+                values(s, depth + 1, |s| {
+                    pairs.push(attr(s, depth + 3)?);
+                    Some(())
+                })?;
+                AttrValue::Other(kvlist_text(pairs))
+            }
+            _ => {
+                use base64::Engine as _;
+                let b64: Cow<'_, str> = s.string()?;
+                let bytes = base64::engine::general_purpose::STANDARD
+                    .decode(b64.as_bytes())
+                    .ok()?;
+                AttrValue::Other(hex(&bytes))
+            }
+        });
+        Some(())
+    })?;
+    Some(value)
+}
+
+/// `{"values": [...]}` at `depth` (an `ArrayValue` or a `KeyValueList`), `item`
+/// reading each element.
+fn values(
+    s: &mut Scan<'_>,
+    depth: usize,
+    mut item: impl FnMut(&mut Scan<'_>) -> Option<()>,
+) -> Option<()> {
+    let mut seen = Seen::default();
+    s.object(depth, |s, key| match key {
+        "values" => {
+            seen.first(0)?;
+            s.array(depth + 1, &mut item)
+        }
+        _ => s.skip(depth + 1),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tracefile::LineSpans;
+
+    /// Lines as the file exporter and other tools write them: the scanner reads them
+    /// (no fallback), as serde does.
+    #[test]
+    fn common_lines_are_read_by_the_scanner() {
+        let lines = [
+            r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}},{"key":"telemetry.sdk.language","value":{"stringValue":"rust"}}]},"scopeSpans":[{"scope":{"name":"aitrace","version":"0.1.0"},"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","parentSpanId":"","flags":1,"name":"chat gpt-4o-mini","kind":3,"startTimeUnixNano":"1764000000000000000","endTimeUnixNano":"1764000000250000000","attributes":[{"key":"gen_ai.usage.input_tokens","value":{"intValue":"213"}},{"key":"gen_ai.usage.cost","value":{"doubleValue":0.000033}},{"key":"gen_ai.response.finish_reasons","value":{"arrayValue":{"values":[{"stringValue":"stop"}]}}},{"key":"gen_ai.request.stream","value":{"boolValue":true}},{"key":"m","value":{"kvlistValue":{"values":[{"key":"a","value":{"intValue":3}}]}}},{"key":"b","value":{"bytesValue":"AQL/"}}],"droppedAttributesCount":0,"events":[{"timeUnixNano":"1764000000100000000","name":"gen_ai.content.chunk","attributes":[{"key":"n","value":{"intValue":"1"}}]}],"links":[],"status":{"code":2,"message":"boom \"quoted\""}}]}]}]}"#,
+            r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0AF7651916CD43DD8448EB211C80319C","spanId":"0xB7AD6B7169203331","name":"x","startTimeUnixNano":5,"endTimeUnixNano":"9","status":{}}]}]}]}"#,
+            // Fields given twice, a null after a value, the resource after its spans.
+            r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"00","spanId":"11","name":"a","name":"b","attributes":[{"key":"k","value":{"stringValue":"kept","intValue":null}},{"key":"j","key":"k2","value":{"intValue":"1"},"value":null}]}]}],"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"first"}},{"key":"service.name","value":{"stringValue":"second"}}]}}]}"#,
+        ];
+        for line in lines {
+            let ours = line_spans(line).expect("read by the scanner");
+            let LineSpans(theirs) = serde_json::from_str(line).expect("valid");
+            assert_eq!(ours, theirs);
+        }
+    }
+}
