@@ -25,16 +25,25 @@ use super::{hex, AttrValue, EventRecord, SpanRecord};
 pub(super) fn line_spans(text: &str) -> Option<Vec<SpanRecord>> {
     let mut s = Scan::new(text);
     let mut spans = Vec::new();
+    let mut scratch = Vec::new();
     s.object(0, |s, key| match key {
-        "resourceSpans" => s.array(1, |s| resource_spans(s, &mut spans)),
+        "resourceSpans" => s.array(1, |s| resource_spans(s, &mut spans, &mut scratch)),
         _ => s.skip(1),
     })?;
     s.end()?;
     Some(spans)
 }
 
+/// The attributes of the span being read, gathered before they are moved into a list of
+/// their exact size (no regrowth, no spare room kept with the span).
+type Scratch = Vec<(String, AttrValue)>;
+
 /// One `ResourceSpans` (depth 2): its spans, with the resource's `service.name`.
-fn resource_spans(s: &mut Scan<'_>, spans: &mut Vec<SpanRecord>) -> Option<()> {
+fn resource_spans(
+    s: &mut Scan<'_>,
+    spans: &mut Vec<SpanRecord>,
+    scratch: &mut Scratch,
+) -> Option<()> {
     let first = spans.len();
     let mut service = None;
     s.object(2, |s, key| match key {
@@ -45,7 +54,7 @@ fn resource_spans(s: &mut Scan<'_>, spans: &mut Vec<SpanRecord>) -> Option<()> {
         "scopeSpans" => s.array(3, |s| {
             s.object(4, |s, key| match key {
                 "spans" => s.array(5, |s| {
-                    spans.push(span(s)?);
+                    spans.push(span(s, scratch)?);
                     Some(())
                 }),
                 _ => s.skip(5),
@@ -84,7 +93,8 @@ fn resource(s: &mut Scan<'_>) -> Option<Option<String>> {
 }
 
 /// A span (depth 6).
-fn span(s: &mut Scan<'_>) -> Option<SpanRecord> {
+fn span(s: &mut Scan<'_>, scratch: &mut Scratch) -> Option<SpanRecord> {
+    scratch.clear();
     let mut span = SpanRecord {
         trace_id: String::new(),
         span_id: String::new(),
@@ -109,7 +119,7 @@ fn span(s: &mut Scan<'_>) -> Option<SpanRecord> {
             "startTimeUnixNano" => span.start_unix_nano = nanos(s)?,
             "endTimeUnixNano" => span.end_unix_nano = nanos(s)?,
             "attributes" => s.array(7, |s| {
-                span.attributes.push(attr(s, 8)?);
+                scratch.push(attr(s, 8)?);
                 Some(())
             })?,
             "events" => s.array(7, |s| {
@@ -123,6 +133,9 @@ fn span(s: &mut Scan<'_>) -> Option<SpanRecord> {
         }
         Some(())
     })?;
+    // Moved, not cloned; `scratch` keeps its room for the next span.
+    span.attributes = Vec::with_capacity(scratch.len());
+    span.attributes.append(scratch);
     Some(span)
 }
 
