@@ -16,6 +16,7 @@ use crate::types::{RequestInfo, RequestParams, ResponseInfo};
 use aitrace_core::json::{Scan, Seen};
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 #[serde(untagged)]
 enum Stop<'a> {
     #[serde(borrow)]
@@ -23,19 +24,22 @@ enum Stop<'a> {
     Many(Vec<Cow<'a, str>>),
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct ResponseFormat<'a> {
     #[serde(rename = "type", borrow)]
     kind: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct TextConfig<'a> {
     #[serde(borrow)]
     format: Option<ResponseFormat<'a>>,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Default)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Request<'a> {
     #[serde(borrow)]
     model: Option<Cow<'a, str>>,
@@ -72,12 +76,14 @@ struct Request<'a> {
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 struct Reasoning<'a> {
     #[serde(borrow)]
     effort: Option<Cow<'a, str>>,
 }
 
 #[derive(Deserialize)]
+#[cfg_attr(test, derive(Debug, PartialEq))]
 #[serde(untagged)]
 enum Conversation<'a> {
     #[serde(borrow)]
@@ -86,6 +92,129 @@ enum Conversation<'a> {
         #[serde(borrow)]
         id: Cow<'a, str>,
     },
+}
+
+impl<'a> Request<'a> {
+    /// A request read as serde_json reads it, without building the messages (checked
+    /// and passed over): `None` for anything the strict reader does not take (see
+    /// `aitrace_core::json`), and for a conversation given as an object.
+    fn scan(text: &'a str) -> Option<Request<'a>> {
+        let mut s = Scan::new(text);
+        let mut r = Request::default();
+        let mut seen = Seen::default();
+        s.object(0, |s, key| {
+            let n = match key {
+                "model" => 0,
+                "max_tokens" => 1,
+                "max_completion_tokens" => 2,
+                "max_output_tokens" => 3,
+                "temperature" => 4,
+                "top_p" => 5,
+                "top_k" => 6,
+                "seed" => 7,
+                "frequency_penalty" => 8,
+                "presence_penalty" => 9,
+                "n" => 10,
+                "stop" => 11,
+                "stream" => 12,
+                "dimensions" => 13,
+                "response_format" => 14,
+                "text" => 15,
+                "conversation" => 16,
+                "previous_response_id" => 17,
+                "reasoning_effort" => 18,
+                "reasoning" => 19,
+                "service_tier" => 20,
+                "encoding_format" => 21,
+                _ => return s.skip(1),
+            };
+            seen.first(n)?;
+            if s.opt_null()? {
+                return Some(());
+            }
+            match n {
+                0 => r.model = Some(s.string()?),
+                1 => r.max_tokens = Some(s.i64()?),
+                2 => r.max_completion_tokens = Some(s.i64()?),
+                3 => r.max_output_tokens = Some(s.i64()?),
+                4 => r.temperature = Some(s.f64()?),
+                5 => r.top_p = Some(s.f64()?),
+                6 => r.top_k = Some(s.f64()?),
+                7 => r.seed = Some(s.i64()?),
+                8 => r.frequency_penalty = Some(s.f64()?),
+                9 => r.presence_penalty = Some(s.f64()?),
+                10 => r.n = Some(s.i64()?),
+                11 => {
+                    r.stop = Some(if s.peek()? == b'[' {
+                        let mut all = Vec::new();
+                        s.array(1, |s| {
+                            all.push(s.string()?);
+                            Some(())
+                        })?;
+                        Stop::Many(all)
+                    } else {
+                        Stop::One(s.string()?)
+                    })
+                }
+                12 => r.stream = Some(s.boolean()?),
+                13 => r.dimensions = Some(s.i64()?),
+                14 => r.response_format = Some(ResponseFormat::scan(s, 1)?),
+                15 => {
+                    let mut format = None;
+                    let mut seen = Seen::default();
+                    s.object(1, |s, key| match key {
+                        "format" => {
+                            seen.first(0)?;
+                            if !s.opt_null()? {
+                                format = Some(ResponseFormat::scan(s, 2)?);
+                            }
+                            Some(())
+                        }
+                        _ => s.skip(2),
+                    })?;
+                    r.text = Some(TextConfig { format });
+                }
+                16 => r.conversation = Some(Conversation::Id(s.string()?)),
+                17 => r.previous_response_id = Some(s.string()?),
+                18 => r.reasoning_effort = Some(s.string()?),
+                19 => {
+                    let mut effort = None;
+                    let mut seen = Seen::default();
+                    s.object(1, |s, key| match key {
+                        "effort" => {
+                            seen.first(0)?;
+                            effort = s.opt_str()?;
+                            Some(())
+                        }
+                        _ => s.skip(2),
+                    })?;
+                    r.reasoning = Some(Reasoning { effort });
+                }
+                20 => r.service_tier = Some(s.string()?),
+                _ => r.encoding_format = Some(s.string()?),
+            }
+            Some(())
+        })?;
+        s.end()?;
+        Some(r)
+    }
+}
+
+impl<'a> ResponseFormat<'a> {
+    /// `{"type": ...}` at nesting `depth`.
+    fn scan(s: &mut Scan<'a>, depth: usize) -> Option<ResponseFormat<'a>> {
+        let mut format = ResponseFormat::default();
+        let mut seen = Seen::default();
+        s.object(depth, |s, key| match key {
+            "type" => {
+                seen.first(0)?;
+                format.kind = s.opt_str()?;
+                Some(())
+            }
+            _ => s.skip(depth + 1),
+        })?;
+        Some(format)
+    }
 }
 
 fn output_type(kind: Option<&str>) -> Option<String> {
@@ -103,7 +232,7 @@ pub fn parse_request(
     body: &[u8],
     capture: bool,
 ) -> Result<RequestInfo, ExtractError> {
-    let req: Request<'_> = crate::wire::from_json(body).map_err(|e| malformed("request", e))?;
+    let req = crate::wire::scan_json(body, Request::scan).map_err(|e| malformed("request", e))?;
     let operation = match format {
         WireFormat::OpenAiEmbeddings => Operation::Embeddings,
         WireFormat::OpenAiCompletions => Operation::TextCompletion,
@@ -1312,6 +1441,56 @@ mod tests {
             r#"{"id":"a"} x"#,
         ] {
             assert!(Chunk::scan(text).is_none(), "{text}");
+        }
+    }
+
+    /// Request shapes of chat completions, the Responses API, embeddings and compatible
+    /// servers that the fast reading must take, and edits of them.
+    const REQUEST_SEEDS: &[&str] = &[
+        r#"{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Say hi."}],"temperature":0.2,"max_tokens":64}"#,
+        r#"{"model":"gpt-4o","messages":[{"role":"user","content":[{"type":"text","text":"caf\u00e9 \"q\""},{"type":"image_url","image_url":{"url":"data:x"}}]}],"stream":true,"stream_options":{"include_usage":true},"top_p":0.95,"frequency_penalty":-0.5,"presence_penalty":1,"n":2,"seed":-7,"stop":["\n\n","END"],"max_completion_tokens":1024,"response_format":{"type":"json_schema","json_schema":{"name":"x","schema":{"type":"object"}}},"service_tier":"flex","reasoning_effort":"low","tools":[{"type":"function","function":{"name":"f","parameters":{}}}]}"#,
+        r#"{"model":"o4-mini","input":"hi","instructions":"be brief","max_output_tokens":300,"reasoning":{"effort":"high","summary":"auto"},"text":{"format":{"type":"text"}},"previous_response_id":"resp_1","conversation":"conv_1","top_k":40.0,"store":false}"#,
+        r#"{"model":"text-embedding-3-small","input":["a","b"],"dimensions":256,"encoding_format":"base64","user":null}"#,
+        r#" { "model" : null , "stop" : "END" , "temperature" : 1e0 , "text" : { "format" : null } , "reasoning" : null } "#,
+    ];
+
+    #[test]
+    fn fast_request_reading_equals_serde_json() {
+        for seed in REQUEST_SEEDS {
+            assert!(Request::scan(seed).is_some(), "seed not read fast: {seed}");
+        }
+        let (mut fast, mut total) = (0, 0);
+        for input in crate::wire::mutations::mutations(REQUEST_SEEDS) {
+            let Ok(text) = std::str::from_utf8(&input) else {
+                continue;
+            };
+            total += 1;
+            let Some(ours) = Request::scan(text) else {
+                continue;
+            };
+            fast += 1;
+            match serde_json::from_str::<Request<'_>>(text) {
+                Ok(theirs) => assert_eq!(ours, theirs, "{text}"),
+                Err(e) => panic!("read fast what serde_json rejects ({e}): {text}"),
+            }
+        }
+        assert!(fast * 3 > total, "{fast} of {total} read fast");
+    }
+
+    #[test]
+    fn requests_the_fast_reading_leaves_to_serde_json() {
+        for text in [
+            r#"{"model":"a","model":"b"}"#,
+            r#"{"temperature":"0.2"}"#,
+            r#"{"temperature":0.30000000000000004}"#,
+            r#"{"max_tokens":64.0}"#,
+            r#"{"stop":["a",null]}"#,
+            r#"{"stop":5}"#,
+            r#"{"conversation":{"id":"conv_1"}}"#,
+            r#"{"text":{"format":{"type":"text","type":"json"}}}"#,
+            r#"{"stream":1}"#,
+        ] {
+            assert!(Request::scan(text).is_none(), "{text}");
         }
     }
 
