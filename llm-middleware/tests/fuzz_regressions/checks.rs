@@ -12,6 +12,7 @@ use aitrace_core::content::{
 };
 use aitrace_core::conventions::{NameSet, Provider};
 use aitrace_core::cost::PriceTable;
+use aitrace_core::json::Scan;
 use aitrace_core::url::{redact_query, redact_url, redact_urls_in_text, DEFAULT_SECRET_PARAMS};
 use aitrace_core::usage::Usage;
 use aitrace_llm::sse::SseParser;
@@ -31,6 +32,7 @@ pub const TARGETS: &[(&str, Check)] = &[
     ("redact", redact),
     ("redact_json", redact_json),
     ("redact_url", redact_url_check),
+    ("json_scan", json_scan),
 ];
 
 /// Largest token count the extractors accept (2^53).
@@ -436,6 +438,63 @@ pub fn redact_url_check(data: &[u8]) {
                 !out.contains(planted),
                 "{what}: {planted} ({name}) survived in {out}"
             );
+        }
+    }
+}
+
+/// `aitrace_core::json::Scan` against serde_json on any text: what it passes over,
+/// serde_json accepts; the strings, integers, booleans and doubles it reads are what
+/// serde_json reads (doubles also what a correctly rounding reader reads).
+pub fn json_scan(data: &[u8]) {
+    let Ok(text) = std::str::from_utf8(data) else {
+        return;
+    };
+    let mut s = Scan::new(text);
+    if s.skip(0).is_some() && s.end().is_some() {
+        assert!(
+            serde_json::from_str::<serde::de::IgnoredAny>(text).is_ok(),
+            "skipped what serde_json refuses: {text:?}"
+        );
+    }
+    let mut s = Scan::new(text);
+    if let Some(ours) = s.string() {
+        if s.end().is_some() {
+            let theirs: Option<String> = serde_json::from_str(text).ok();
+            assert_eq!(theirs.as_deref(), Some(&*ours), "string {text:?}");
+        }
+    }
+    let mut s = Scan::new(text);
+    if let Some(ours) = s.opt_i64() {
+        if s.end().is_some() {
+            let theirs: Option<Option<i64>> = serde_json::from_str(text).ok();
+            assert_eq!(theirs, Some(ours), "i64 {text:?}");
+        }
+    }
+    let mut s = Scan::new(text);
+    if let Some(ours) = s.u64() {
+        if s.end().is_some() {
+            let theirs: Option<u64> = serde_json::from_str(text).ok();
+            assert_eq!(theirs, Some(ours), "u64 {text:?}");
+        }
+    }
+    let mut s = Scan::new(text);
+    if let Some(ours) = s.boolean() {
+        if s.end().is_some() {
+            let theirs: Option<bool> = serde_json::from_str(text).ok();
+            assert_eq!(theirs, Some(ours), "bool {text:?}");
+        }
+    }
+    let mut s = Scan::new(text);
+    if let Some(ours) = s.f64() {
+        if s.end().is_some() {
+            let theirs: Option<f64> = serde_json::from_str(text).ok();
+            assert_eq!(
+                theirs.map(f64::to_bits),
+                Some(ours.to_bits()),
+                "f64 {text:?}"
+            );
+            let exact: f64 = text.trim().parse().expect("a JSON number parses");
+            assert_eq!(exact.to_bits(), ours.to_bits(), "f64 rounding {text:?}");
         }
     }
 }
