@@ -250,7 +250,8 @@ impl<'a> Scan<'a> {
     /// (fraction or exponent) only when its digits, as an integer, are below 2^53 and
     /// its power of ten is at most 22 either way: then one correctly rounded
     /// multiplication or division gives it, which is what serde_json computes there.
-    /// `None` for any other number (and for `-0`, left to the reader).
+    /// `None` for any other number, and for a negative zero (`-0`, `-0.0`, `-0e5`),
+    /// which serde_json and sonic-rs read with different signs.
     pub fn f64(&mut self) -> Option<f64> {
         // 10^0 ..= 10^22, each exact in an f64.
         const POW10: [f64; 23] = [
@@ -313,11 +314,14 @@ impl<'a> Scan<'a> {
             // A leading zero before digits, or a second fraction or exponent.
             return None;
         }
+        if negative && digits == 0 {
+            // Negative zero: serde_json reads -0 and -0.0 as -0.0, sonic-rs as 0.0.
+            return None;
+        }
         if !decimal {
-            return match (negative, digits) {
-                (false, n) => Some(n as f64),
-                (true, 0) => None,
-                (true, n) => i64::try_from(n).ok().map(|n| -n as f64),
+            return match negative {
+                false => Some(digits as f64),
+                true => i64::try_from(digits).ok().map(|n| -n as f64),
             };
         }
         if digits >= 1 << 53 {
@@ -795,7 +799,19 @@ mod tests {
         // Most arbitrary doubles need 17 digits (left to serde); short decimals are read.
         assert!(read * 4 > texts.len(), "{read} of {} read", texts.len());
         for text in [
-            "-0", "01", "1.", ".5", "1e", "1e+", "1.5.2", "1e400", "+1", "1.0e1e1",
+            "-0",
+            "-0.0",
+            "-0e5",
+            "-0.000e-7",
+            "01",
+            "1.",
+            ".5",
+            "1e",
+            "1e+",
+            "1.5.2",
+            "1e400",
+            "+1",
+            "1.0e1e1",
         ] {
             assert_eq!(read_f64(text), None, "{text}");
         }

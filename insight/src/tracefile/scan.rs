@@ -330,4 +330,17 @@ mod tests {
             assert_eq!(ours, theirs);
         }
     }
+
+    /// serde_json reads `-0.0` as negative zero, sonic-rs (the command's decoder) as
+    /// zero: the scanner leaves the line to the decoder, so a file reads as before.
+    #[test]
+    fn negative_zero_is_left_to_the_decoder() {
+        for zero in ["-0.0", "-0", "-0e5"] {
+            let line = format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"attributes":[{{"key":"x","value":{{"doubleValue":{zero}}}}}]}}]}}]}}]}}"#
+            );
+            assert!(serde_json::from_str::<LineSpans>(&line).is_ok(), "{line}");
+            assert_eq!(line_spans(&line), None, "{line}");
+        }
+    }
 }
