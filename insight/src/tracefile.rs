@@ -139,7 +139,7 @@ pub struct EventRecord {
 }
 
 /// One span as read from a file.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpanRecord {
     /// Trace id, lower-case hex.
     pub trace_id: String,

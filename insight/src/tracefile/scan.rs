@@ -95,20 +95,7 @@ fn resource(s: &mut Scan<'_>) -> Option<Option<String>> {
 /// A span (depth 6).
 fn span(s: &mut Scan<'_>, scratch: &mut Scratch) -> Option<SpanRecord> {
     scratch.clear();
-    let mut span = SpanRecord {
-        trace_id: String::new(),
-        span_id: String::new(),
-        parent_span_id: String::new(),
-        name: String::new(),
-        kind: 0,
-        start_unix_nano: 0,
-        end_unix_nano: 0,
-        status_code: 0,
-        status_message: String::new(),
-        service: String::new(),
-        attributes: Vec::new(),
-        events: Vec::new(),
-    };
+    let mut span = SpanRecord::default();
     s.object(6, |s, key| {
         match key {
             "traceId" => span.trace_id = hex_id(s)?,

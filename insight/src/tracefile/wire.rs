@@ -307,20 +307,7 @@ impl<'de> Visitor<'de> for SpanVisitor {
         f.write_str("a Span object")
     }
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SpanRecord, A::Error> {
-        let mut span = SpanRecord {
-            trace_id: String::new(),
-            span_id: String::new(),
-            parent_span_id: String::new(),
-            name: String::new(),
-            kind: 0,
-            start_unix_nano: 0,
-            end_unix_nano: 0,
-            status_code: 0,
-            status_message: String::new(),
-            service: String::new(),
-            attributes: Vec::new(),
-            events: Vec::new(),
-        };
+        let mut span = SpanRecord::default();
         while let Some(key) = map.next_key::<Key<'de>>()? {
             match &*key.0 {
                 "traceId" => span.trace_id = map.next_value::<HexId>()?.0,

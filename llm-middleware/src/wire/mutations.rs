@@ -61,3 +61,33 @@ pub(crate) fn mutations(seeds: &[&str]) -> Vec<Vec<u8>> {
     }
     out
 }
+
+/// Holds a fast reading to serde_json's: every seed is read fast, every mutation of the
+/// seeds that is read fast is read alike by serde_json (the two readings compared by
+/// what `fast` and `serde` keep of them, as text), and a third of the mutations at
+/// least are read fast.
+pub(crate) fn assert_reads_as_serde(
+    seeds: &[&str],
+    fast: impl Fn(&str) -> Option<String>,
+    serde: impl Fn(&str) -> serde_json::Result<String>,
+) {
+    for seed in seeds {
+        assert!(fast(seed).is_some(), "seed not read fast: {seed}");
+    }
+    let (mut read, mut total) = (0, 0);
+    for input in mutations(seeds) {
+        let Ok(text) = std::str::from_utf8(&input) else {
+            continue;
+        };
+        total += 1;
+        let Some(ours) = fast(text) else {
+            continue;
+        };
+        read += 1;
+        match serde(text) {
+            Ok(theirs) => assert_eq!(ours, theirs, "{text}"),
+            Err(e) => panic!("read fast what serde_json rejects ({e}): {text}"),
+        }
+    }
+    assert!(read * 3 > total, "{read} of {total} read fast");
+}
