@@ -98,6 +98,17 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// What is left to read, as it is (whitespace included).
+    ///
+    /// ```
+    /// let mut s = aitrace_core::json::Scan::new(r#""a"}}"#);
+    /// assert_eq!(s.string().as_deref(), Some("a"));
+    /// assert_eq!(s.rest(), "}}");
+    /// ```
+    pub fn rest(&self) -> &'a str {
+        self.text.get(self.at..).unwrap_or_default()
+    }
+
     /// Nothing but whitespace is left (`None` otherwise).
     pub fn end(mut self) -> Option<()> {
         (self.peek().is_none()).then_some(())

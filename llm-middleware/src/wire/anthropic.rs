@@ -321,12 +321,38 @@ impl<'a> Event<'a> {
     }
 }
 
+/// The text of a text delta written as the Messages API writes it, to the byte:
+/// `{"type":"content_block_delta","index":N,"delta":{"type":"text_delta","text":"…"}}`,
+/// read without a parse of the event (most events of a stream read with content capture
+/// on). `None` for any other event or layout, which is then parsed as usual: an event
+/// of this layout is valid JSON that the parse reads as this text delta and nothing else.
+fn text_delta(data: &[u8]) -> Option<Cow<'_, str>> {
+    const HEAD: &[u8] = br#"{"type":"content_block_delta","index":"#;
+    const DELTA: &[u8] = br#","delta":{"type":"text_delta","text":"#;
+    let rest = data.strip_prefix(HEAD)?;
+    // The index: digits as JSON writes an integer (no leading zero).
+    let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
+    if digits == 0 || (digits > 1 && rest[0] == b'0') {
+        return None;
+    }
+    let rest = rest[digits..].strip_prefix(DELTA)?;
+    let mut s = Scan::new(std::str::from_utf8(rest).ok()?);
+    let text = s.string()?;
+    (s.rest() == "}}").then_some(text)
+}
+
 impl StreamAccumulator for StreamState {
     fn on_event(&mut self, event: SseEvent<'_>) -> Result<(), ExtractError> {
         // Token deltas are most of a stream and carry nothing the span needs unless
         // content is captured; pings carry nothing at all.
         if event.event == "ping" || (!self.capture && event.event == "content_block_delta") {
             return Ok(());
+        }
+        if self.capture {
+            if let Some(text) = text_delta(event.data) {
+                self.text.push(&text, self.limit);
+                return Ok(());
+            }
         }
         let e = crate::wire::scan_json(event.data, Event::scan)
             .map_err(|e| malformed("stream event", e))?;
@@ -476,9 +502,43 @@ mod tests {
         }
         crate::wire::mutations::assert_reads_as_serde(
             EVENT_SEEDS,
+            3,
             |t| Event::scan(t).map(|e| kept(&e)),
             |t| serde_json::from_str::<Event<'_>>(t).map(|e| kept(&e)),
         );
+    }
+
+    #[test]
+    fn text_deltas_read_without_a_parse_as_the_parse_reads_them() {
+        // What the parse gives for the text of a text delta, and for anything else.
+        fn text_of(e: Event<'_>) -> String {
+            let only_delta = e.message.is_none() && e.usage.is_none() && e.error.is_none();
+            match (e.kind.as_deref(), e.delta, only_delta) {
+                (
+                    Some("content_block_delta"),
+                    Some(EventDelta {
+                        stop_reason: None,
+                        text: Some(text),
+                    }),
+                    true,
+                ) => format!("{text:?}"),
+                (kind, delta, _) => format!("another event: {kind:?} {delta:?}"),
+            }
+        }
+        crate::wire::mutations::assert_reads_as_serde(
+            &[EVENT_SEEDS[0], EVENT_SEEDS[2]],
+            20,
+            |t| text_delta(t.as_bytes()).map(|text| format!("{text:?}")),
+            |t| serde_json::from_str::<Event<'_>>(t).map(text_of),
+        );
+        for other in [
+            EVENT_SEEDS[1],
+            r#"{"type":"content_block_delta","index":00,"delta":{"type":"text_delta","text":"x"}}"#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x"}} "#,
+            r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"x","text":"y"}}"#,
+        ] {
+            assert_eq!(text_delta(other.as_bytes()), None, "{other}");
+        }
     }
 
     #[test]

@@ -1404,6 +1404,7 @@ mod tests {
     fn fast_chunk_reading_equals_serde_json() {
         crate::wire::mutations::assert_reads_as_serde(
             CHUNK_SEEDS,
+            3,
             |t| Chunk::scan(t).map(|c| chunk_fields(&c)),
             |t| serde_json::from_str::<Chunk<'_>>(t).map(|c| chunk_fields(&c)),
         );
@@ -1443,6 +1444,7 @@ mod tests {
     fn fast_request_reading_equals_serde_json() {
         crate::wire::mutations::assert_reads_as_serde(
             REQUEST_SEEDS,
+            3,
             |t| Request::scan(t).map(|r| format!("{r:?}")),
             |t| serde_json::from_str::<Request<'_>>(t).map(|r| format!("{r:?}")),
         );
@@ -1480,6 +1482,7 @@ mod tests {
     fn fast_response_reading_equals_serde_json() {
         crate::wire::mutations::assert_reads_as_serde(
             RESPONSE_SEEDS,
+            3,
             |t| ChatResponse::scan(t).map(|r| format!("{r:?}")),
             |t| serde_json::from_str::<ChatResponse>(t).map(|r| format!("{r:?}")),
         );
