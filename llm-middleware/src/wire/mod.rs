@@ -26,6 +26,7 @@ mod mutations;
 pub mod openai;
 
 use aitrace_core::conventions::Provider;
+use aitrace_core::json::{Scan, Seen};
 use serde::Deserialize;
 
 use crate::sse::SseEvent;
@@ -64,14 +65,12 @@ impl ExtractError {
 /// accepts bytes that are not UTF-8 inside the strings it skips, so what is read does
 /// not change.
 pub(crate) fn from_json<'a, T: Deserialize<'a>>(body: &'a [u8]) -> serde_json::Result<T> {
-    match std::str::from_utf8(body) {
-        Ok(text) => serde_json::from_str(text),
-        Err(_) => serde_json::from_slice(body),
-    }
+    scan_json(body, |_| None)
 }
 
-/// `body` read by `scan`, a strict reader of the fields kept (`aitrace_core::json`), or by
-/// serde_json where it declines: the same value either way, and serde_json's errors.
+/// `body` read by `scan`, a strict reader of the fields kept (`aitrace_core::json`), or,
+/// where it declines, by serde_json as [`from_json`] reads it: the same value either
+/// way, and serde_json's errors.
 pub(crate) fn scan_json<'a, T: Deserialize<'a>>(
     body: &'a [u8],
     scan: impl FnOnce(&'a str) -> Option<T>,
@@ -83,6 +82,28 @@ pub(crate) fn scan_json<'a, T: Deserialize<'a>>(
         },
         Err(_) => serde_json::from_slice(body),
     }
+}
+
+/// An object at nesting `depth` of which one field is kept: the value of `name` as
+/// `read` reads it (`None` inside when the object has none), the other fields checked
+/// and passed over, `name` given twice declined (serde's derive refuses it).
+pub(crate) fn one_field<'a, T>(
+    s: &mut Scan<'a>,
+    depth: usize,
+    name: &str,
+    mut read: impl FnMut(&mut Scan<'a>) -> Option<T>,
+) -> Option<Option<T>> {
+    let mut value = None;
+    let mut seen = Seen::default();
+    s.object(depth, |s, key| {
+        if key != name {
+            return s.skip(depth + 1);
+        }
+        seen.first(0)?;
+        value = Some(read(s)?);
+        Some(())
+    })?;
+    Some(value)
 }
 
 pub(crate) fn malformed(what: &'static str, e: serde_json::Error) -> ExtractError {

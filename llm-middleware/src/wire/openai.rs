@@ -10,7 +10,9 @@ use aitrace_core::usage::Usage;
 use serde::Deserialize;
 use serde_json::Value;
 
-use super::{malformed, message, text_part, tokens, ExtractError, StreamAccumulator, WireFormat};
+use super::{
+    malformed, message, one_field, text_part, tokens, ExtractError, StreamAccumulator, WireFormat,
+};
 use crate::sse::SseEvent;
 use crate::types::{RequestInfo, RequestParams, ResponseInfo};
 use aitrace_core::json::{Scan, Seen};
@@ -160,35 +162,25 @@ impl<'a> Request<'a> {
                 13 => r.dimensions = Some(s.i64()?),
                 14 => r.response_format = Some(ResponseFormat::scan(s, 1)?),
                 15 => {
-                    let mut format = None;
-                    let mut seen = Seen::default();
-                    s.object(1, |s, key| match key {
-                        "format" => {
-                            seen.first(0)?;
-                            if !s.opt_null()? {
-                                format = Some(ResponseFormat::scan(s, 2)?);
-                            }
-                            Some(())
+                    let format = one_field(s, 1, "format", |s| {
+                        if s.opt_null()? {
+                            Some(None)
+                        } else {
+                            ResponseFormat::scan(s, 2).map(Some)
                         }
-                        _ => s.skip(2),
                     })?;
-                    r.text = Some(TextConfig { format });
+                    r.text = Some(TextConfig {
+                        format: format.flatten(),
+                    });
                 }
                 16 => r.conversation = Some(Conversation::Id(s.string()?)),
                 17 => r.previous_response_id = Some(s.string()?),
                 18 => r.reasoning_effort = Some(s.string()?),
                 19 => {
-                    let mut effort = None;
-                    let mut seen = Seen::default();
-                    s.object(1, |s, key| match key {
-                        "effort" => {
-                            seen.first(0)?;
-                            effort = s.opt_str()?;
-                            Some(())
-                        }
-                        _ => s.skip(2),
-                    })?;
-                    r.reasoning = Some(Reasoning { effort });
+                    let effort = one_field(s, 1, "effort", |s| s.opt_str())?;
+                    r.reasoning = Some(Reasoning {
+                        effort: effort.flatten(),
+                    });
                 }
                 20 => r.service_tier = Some(s.string()?),
                 _ => r.encoding_format = Some(s.string()?),
@@ -203,17 +195,10 @@ impl<'a> Request<'a> {
 impl<'a> ResponseFormat<'a> {
     /// `{"type": ...}` at nesting `depth`.
     fn scan(s: &mut Scan<'a>, depth: usize) -> Option<ResponseFormat<'a>> {
-        let mut format = ResponseFormat::default();
-        let mut seen = Seen::default();
-        s.object(depth, |s, key| match key {
-            "type" => {
-                seen.first(0)?;
-                format.kind = s.opt_str()?;
-                Some(())
-            }
-            _ => s.skip(depth + 1),
-        })?;
-        Some(format)
+        let kind = one_field(s, depth, "type", |s| s.opt_str())?;
+        Some(ResponseFormat {
+            kind: kind.flatten(),
+        })
     }
 }
 
@@ -999,17 +984,10 @@ impl<'a> ChunkChoice<'a> {
                 if s.opt_null()? {
                     return Some(());
                 }
-                let mut delta = Delta::default();
-                let mut seen_delta = Seen::default();
-                s.object(3, |s, key| match key {
-                    "content" => {
-                        seen_delta.first(0)?;
-                        delta.content = s.opt_str()?;
-                        Some(())
-                    }
-                    _ => s.skip(4),
-                })?;
-                choice.delta = Some(delta);
+                let content = one_field(s, 3, "content", |s| s.opt_str())?;
+                choice.delta = Some(Delta {
+                    content: content.flatten(),
+                });
                 Some(())
             }
             "text" => {
