@@ -224,56 +224,48 @@ fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(String, AttrValue)> {
 fn any(s: &mut Scan<'_>, depth: usize) -> Option<Option<AttrValue>> {
     let mut value = None;
     s.object(depth, |s, key| {
-        if !matches!(
-            key,
-            "stringValue"
-                | "boolValue"
-                | "intValue"
-                | "doubleValue"
-                | "arrayValue"
-                | "kvlistValue"
-                | "bytesValue"
-        ) {
-            return s.skip(depth + 1);
-        }
-        // `null` leaves what an earlier field gave, as the serde reading does.
-        if s.opt_null()? {
-            return Some(());
-        }
-        value = Some(match key {
-            "stringValue" => AttrValue::Str(s.string()?.into_owned()),
-            "boolValue" => AttrValue::Bool(s.boolean()?),
-            "intValue" => AttrValue::Int(if s.peek()? == b'"' {
-                s.string()?.parse().ok()?
-            } else {
-                s.i64()?
-            }),
-            "doubleValue" => AttrValue::Double(s.f64()?),
-            "arrayValue" => {
+        // The key is compared once: a kind it does not know is skipped.
+        let read: fn(&mut Scan<'_>, usize) -> Option<AttrValue> = match key {
+            "stringValue" => |s, _| Some(AttrValue::Str(s.string()?.into_owned())),
+            "boolValue" => |s, _| Some(AttrValue::Bool(s.boolean()?)),
+            "intValue" => |s, _| {
+                Some(AttrValue::Int(if s.peek()? == b'"' {
+                    s.string()?.parse().ok()?
+                } else {
+                    s.i64()?
+                }))
+            },
+            "doubleValue" => |s, _| Some(AttrValue::Double(s.f64()?)),
+            "arrayValue" => |s, depth| {
                 let mut items = Vec::new();
                 values(s, depth + 1, |s| {
                     items.push(any(s, depth + 3)?.unwrap_or(AttrValue::Other(String::new())));
                     Some(())
                 })?;
-                AttrValue::Array(items)
-            }
-            "kvlistValue" => {
+                Some(AttrValue::Array(items))
+            },
+            "kvlistValue" => |s, depth| {
                 let mut pairs = Vec::new();
                 values(s, depth + 1, |s| {
                     pairs.push(attr(s, depth + 3)?);
                     Some(())
                 })?;
-                AttrValue::Other(kvlist_text(pairs))
-            }
-            _ => {
+                Some(AttrValue::Other(kvlist_text(pairs)))
+            },
+            "bytesValue" => |s, _| {
                 use base64::Engine as _;
                 let b64: Cow<'_, str> = s.string()?;
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64.as_bytes())
                     .ok()?;
-                AttrValue::Other(hex(&bytes))
-            }
-        });
+                Some(AttrValue::Other(hex(&bytes)))
+            },
+            _ => return s.skip(depth + 1),
+        };
+        // `null` leaves what an earlier field gave, as the serde reading does.
+        if !s.opt_null()? {
+            value = Some(read(s, depth)?);
+        }
         Some(())
     })?;
     Some(value)
