@@ -72,7 +72,19 @@ impl<'a> Scan<'a> {
 
     /// The next byte after whitespace (JSON's four kinds), without consuming it: what
     /// kind of value comes next (`"`, `{`, `[`, `n`, `t`, `f`, `-` or a digit).
+    #[inline]
     pub fn peek(&mut self) -> Option<u8> {
+        let bytes = self.bytes();
+        // Compact JSON (what APIs and exporters write) has no whitespace between
+        // tokens: one comparison says so.
+        match bytes.get(self.at) {
+            Some(&b) if b > b' ' => Some(b),
+            _ => self.peek_past_whitespace(),
+        }
+    }
+
+    #[cold]
+    fn peek_past_whitespace(&mut self) -> Option<u8> {
         let bytes = self.bytes();
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = bytes.get(self.at) {
             self.at += 1;
@@ -150,15 +162,22 @@ impl<'a> Scan<'a> {
         let bytes = self.bytes();
         let start = self.at;
         // The common case: no escape before the closing quote.
-        let mut i = plain_run_end(bytes, start);
+        let i = plain_run_end(bytes, start);
         match *bytes.get(i)? {
             b'"' => {
                 self.at = i + 1;
-                return Some(Cow::Borrowed(&self.text[start..i]));
+                Some(Cow::Borrowed(&self.text[start..i]))
             }
-            b'\\' => {}
-            _ => return None,
+            b'\\' => self.escaped_string(start, i).map(Cow::Owned),
+            _ => None,
         }
+    }
+
+    /// The rest of a string from its first backslash, at `i`, decoded (kept out of
+    /// [`Scan::string`], whose common case stays small).
+    #[cold]
+    fn escaped_string(&mut self, start: usize, mut i: usize) -> Option<String> {
+        let bytes = self.bytes();
         let mut out = String::with_capacity(i - start + 16);
         out.push_str(&self.text[start..i]);
         loop {
@@ -187,7 +206,7 @@ impl<'a> Scan<'a> {
             match *bytes.get(i)? {
                 b'"' => {
                     self.at = i + 1;
-                    return Some(Cow::Owned(out));
+                    return Some(out);
                 }
                 b'\\' => {}
                 _ => return None,
