@@ -310,7 +310,9 @@ pub struct SpanReader<R> {
     reader: R,
     line_no: u64,
     batch: Batch,
-    pending: std::vec::IntoIter<SpanRecord>,
+    /// The decoded batch's spans, one list per decoding thread, handed out as they were
+    /// decoded (not copied into one list of the batch).
+    pending: std::iter::Flatten<std::vec::IntoIter<Vec<SpanRecord>>>,
     max_line_bytes: usize,
     threads: usize,
     stats: ReadStats,
@@ -343,35 +345,53 @@ struct BatchLine {
     last: bool,
 }
 
-/// Decodes one line's JSON: by the scanner of the fields the reports read (`scan`),
-/// or by serde where the scanner declines (the same spans either way).
-fn decode_line(json: &[u8]) -> Result<Vec<SpanRecord>, String> {
-    if let Some(spans) = std::str::from_utf8(json).ok().and_then(scan::line_spans) {
-        return Ok(spans);
+/// Decodes one line's JSON, appending its spans to `spans` (how many, or why the line
+/// is not OTLP/JSON): by the scanner of the fields the reports read (`scan`), or by
+/// serde where the scanner declines (the same spans either way).
+fn decode_line(json: &[u8], spans: &mut Vec<SpanRecord>) -> Result<usize, String> {
+    let first = spans.len();
+    if let Some(()) = std::str::from_utf8(json)
+        .ok()
+        .and_then(|text| scan::line_spans(text, spans))
+    {
+        return Ok(spans.len() - first);
     }
     #[cfg(feature = "sonic-rs")]
-    if let Ok(LineSpans(spans)) = sonic_rs::from_slice::<LineSpans>(json) {
-        return Ok(spans);
+    if let Ok(LineSpans(decoded)) = sonic_rs::from_slice::<LineSpans>(json) {
+        spans.extend(decoded);
+        return Ok(spans.len() - first);
     }
     // Without the feature the decoder; with it, what says why a line is bad (in the
     // words the reader has always used) and the decoder of any line sonic-rs refuses.
-    serde_json::from_slice::<LineSpans>(json)
-        .map(|LineSpans(spans)| spans)
-        .map_err(|e| e.to_string())
+    let LineSpans(decoded) =
+        serde_json::from_slice::<LineSpans>(json).map_err(|e| e.to_string())?;
+    spans.extend(decoded);
+    Ok(spans.len() - first)
 }
 
-/// Decodes the lines of a batch, in order.
-fn decode_lines(text: &[u8], lines: &[BatchLine]) -> Vec<Result<Vec<SpanRecord>, String>> {
-    lines
-        .iter()
-        .map(|l| {
-            if l.too_long {
-                Ok(Vec::new())
-            } else {
-                decode_line(&text[l.range.clone()])
-            }
-        })
-        .collect()
+/// A run of a batch's lines, decoded: their spans in one list (which grows as a whole,
+/// not line by line), and each line's count of spans or error, in order.
+#[derive(Debug)]
+struct Decoded {
+    spans: Vec<SpanRecord>,
+    lines: Vec<Result<usize, String>>,
+}
+
+/// Decodes a run of a batch's lines, in order.
+fn decode_lines(text: &[u8], lines: &[BatchLine]) -> Decoded {
+    let mut decoded = Decoded {
+        spans: Vec::new(),
+        lines: Vec::with_capacity(lines.len()),
+    };
+    for l in lines {
+        let result = if l.too_long {
+            Ok(0)
+        } else {
+            decode_line(&text[l.range.clone()], &mut decoded.spans)
+        };
+        decoded.lines.push(result);
+    }
+    decoded
 }
 
 impl<R: BufRead> SpanReader<R> {
@@ -384,7 +404,7 @@ impl<R: BufRead> SpanReader<R> {
             reader,
             line_no: 0,
             batch: Batch::default(),
-            pending: Vec::new().into_iter(),
+            pending: Vec::new().into_iter().flatten(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             threads,
             stats: ReadStats::default(),
@@ -473,15 +493,20 @@ impl<R: BufRead> SpanReader<R> {
     /// spans; counts bad lines in file order.
     fn decode_batch(&mut self) {
         let batch = std::mem::take(&mut self.batch);
-        let results = if self.threads > 1
+        let parts = if self.threads > 1
             && batch.lines.len() > 1
             && batch.text.len() >= PARALLEL_MIN_BYTES
         {
             decode_parallel(&batch.text, &batch.lines, self.threads)
         } else {
-            decode_lines(&batch.text, &batch.lines)
+            vec![decode_lines(&batch.text, &batch.lines)]
         };
-        let mut spans = Vec::new();
+        let mut spans = Vec::with_capacity(parts.len());
+        let mut results = Vec::with_capacity(batch.lines.len());
+        for part in parts {
+            spans.push(part.spans);
+            results.extend(part.lines);
+        }
         for (line, result) in batch.lines.iter().zip(results) {
             if line.too_long {
                 self.stats.oversized_lines += 1;
@@ -493,14 +518,7 @@ impl<R: BufRead> SpanReader<R> {
                 continue;
             }
             match result {
-                Ok(mut decoded) => {
-                    self.stats.spans += decoded.len() as u64;
-                    if spans.is_empty() {
-                        spans = decoded;
-                    } else {
-                        spans.append(&mut decoded);
-                    }
-                }
+                Ok(n) => self.stats.spans += n as u64,
                 Err(e) => {
                     if line.last {
                         self.stats.truncated_last_line = true;
@@ -510,7 +528,7 @@ impl<R: BufRead> SpanReader<R> {
             }
         }
         self.batch = batch;
-        self.pending = spans.into_iter();
+        self.pending = spans.into_iter().flatten();
     }
 
     /// Appends the next line to `text`. `None` at the end of the input. An over-long
@@ -585,13 +603,9 @@ impl<R: BufRead> Iterator for SpanReader<R> {
 }
 
 /// Decodes a batch's lines on up to `threads` threads, each taking a run of lines of
-/// about the same size; results in line order. Where a thread cannot be started, its
+/// about the same size; the runs in line order. Where a thread cannot be started, its
 /// lines are decoded on the calling thread.
-fn decode_parallel(
-    text: &[u8],
-    lines: &[BatchLine],
-    threads: usize,
-) -> Vec<Result<Vec<SpanRecord>, String>> {
+fn decode_parallel(text: &[u8], lines: &[BatchLine], threads: usize) -> Vec<Decoded> {
     let share = text.len() / threads + 1;
     let mut parts = Vec::with_capacity(threads);
     let mut first = 0;
@@ -605,9 +619,9 @@ fn decode_parallel(
         first = end;
     }
     std::thread::scope(|scope| {
-        let mut rest = parts.iter().skip(1);
-        let handles: Vec<_> = rest
-            .by_ref()
+        let handles: Vec<_> = parts
+            .iter()
+            .skip(1)
             .map(|part| {
                 std::thread::Builder::new()
                     .name("aitrace-insight-decode".into())
@@ -615,19 +629,20 @@ fn decode_parallel(
                     .map_err(|_| *part)
             })
             .collect();
-        let mut results = parts
-            .first()
-            .map_or_else(Vec::new, |p| decode_lines(text, p));
+        let mut decoded = Vec::with_capacity(parts.len());
+        if let Some(part) = parts.first() {
+            decoded.push(decode_lines(text, part));
+        }
         for handle in handles {
-            match handle {
+            decoded.push(match handle {
                 Ok(h) => match h.join() {
-                    Ok(mut r) => results.append(&mut r),
+                    Ok(d) => d,
                     Err(panic) => std::panic::resume_unwind(panic),
                 },
-                Err(part) => results.append(&mut decode_lines(text, part)),
-            }
+                Err(part) => decode_lines(text, part),
+            });
         }
-        results
+        decoded
     })
 }
 

@@ -21,17 +21,22 @@ use aitrace_core::json::{Scan, Seen};
 use super::wire::kvlist_text;
 use super::{hex, AttrValue, EventRecord, SpanRecord};
 
-/// The spans of one line, or `None` when serde must read it.
-pub(super) fn line_spans(text: &str) -> Option<Vec<SpanRecord>> {
+/// Appends the spans of one line to `spans`; or answers `None`, `spans` as it was,
+/// when serde must read the line.
+pub(super) fn line_spans(text: &str, spans: &mut Vec<SpanRecord>) -> Option<()> {
+    let first = spans.len();
     let mut s = Scan::new(text);
-    let mut spans = Vec::new();
     let mut scratch = Vec::new();
-    s.object(0, |s, key| match key {
-        "resourceSpans" => s.array(1, |s| resource_spans(s, &mut spans, &mut scratch)),
-        _ => s.skip(1),
-    })?;
-    s.end()?;
-    Some(spans)
+    let read = s
+        .object(0, |s, key| match key {
+            "resourceSpans" => s.array(1, |s| resource_spans(s, spans, &mut scratch)),
+            _ => s.skip(1),
+        })
+        .and_then(|()| s.end());
+    if read.is_none() {
+        spans.truncate(first);
+    }
+    read
 }
 
 /// The attributes of the span being read, gathered before they are moved into a list of
@@ -304,7 +309,8 @@ mod tests {
             r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"spanId":"00","spanId":"11","name":"a","name":"b","attributes":[{"key":"k","value":{"stringValue":"kept","intValue":null}},{"key":"j","key":"k2","value":{"intValue":"1"},"value":null}]}]}],"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"first"}},{"key":"service.name","value":{"stringValue":"second"}}]}}]}"#,
         ];
         for line in lines {
-            let ours = line_spans(line).expect("read by the scanner");
+            let mut ours = Vec::new();
+            line_spans(line, &mut ours).expect("read by the scanner");
             let LineSpans(theirs) = serde_json::from_str(line).expect("valid");
             assert_eq!(ours, theirs);
         }
@@ -319,7 +325,9 @@ mod tests {
                 r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{"attributes":[{{"key":"x","value":{{"doubleValue":{zero}}}}}]}}]}}]}}]}}"#
             );
             assert!(serde_json::from_str::<LineSpans>(&line).is_ok(), "{line}");
-            assert_eq!(line_spans(&line), None, "{line}");
+            let mut spans = vec![SpanRecord::default()];
+            assert_eq!(line_spans(&line, &mut spans), None, "{line}");
+            assert_eq!(spans, [SpanRecord::default()], "left as it was");
         }
     }
 }
