@@ -58,7 +58,7 @@ fn trace_files_rotate_by_size_and_read_back_as_one_set() {
         names.extend(read.spans.into_iter().map(|s| s.name));
     }
     // The newest spans, in order, ending with the last one.
-    assert_eq!(names.last().map(String::as_str), Some("step 39"));
+    assert_eq!(names.last().map(|n| n.as_str()), Some("step 39"));
     let mut sorted = names.clone();
     sorted.sort();
     assert_eq!(names, sorted, "parts read oldest first");

@@ -280,7 +280,7 @@ fn agent_name(span: &SpanRecord) -> String {
     }
     match span.name.strip_prefix("invoke_agent ") {
         Some(rest) => rest.to_owned(),
-        None => span.name.clone(),
+        None => span.name.to_string(),
     }
 }
 
@@ -351,7 +351,7 @@ impl CostReport {
                 }
                 agent_runs.push(AgentRunCost {
                     trace_id: trace.trace_id.clone(),
-                    span_id: s.span.span_id.clone(),
+                    span_id: s.span.span_id.to_string(),
                     agent: agent_name(&s.span),
                     start: format_rfc3339(s.span.start_unix_nano),
                     start_unix_nano: s.span.start_unix_nano,
@@ -364,7 +364,7 @@ impl CostReport {
             let start = trace.start_unix_nano();
             rows.push(TraceCost {
                 trace_id: trace.trace_id.clone(),
-                root: trace.root().map(|r| r.name.clone()).unwrap_or_default(),
+                root: trace.root().map(|r| r.name.to_string()).unwrap_or_default(),
                 services: trace.services().into_iter().map(str::to_owned).collect(),
                 start: format_rfc3339(start),
                 start_unix_nano: start,

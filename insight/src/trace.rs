@@ -2,7 +2,7 @@
 
 use std::collections::HashMap;
 
-use crate::tracefile::SpanRecord;
+use crate::tracefile::{SpanRecord, Text};
 
 /// Maps of ids: foldhash (randomly seeded per map) instead of SipHash, which was 2% of
 /// reading and grouping a file.
@@ -62,7 +62,7 @@ impl Trace {
     /// Groups spans by trace and builds each trace's tree. Traces come in order of
     /// their first start time (then trace id).
     pub fn group(spans: impl IntoIterator<Item = SpanRecord>) -> Vec<Trace> {
-        let mut index: IdMap<String, usize> = IdMap::default();
+        let mut index: IdMap<Text, usize> = IdMap::default();
         let mut groups: Vec<Vec<SpanRecord>> = Vec::new();
         for span in spans {
             let i = match index.get(span.trace_id.as_str()) {
@@ -181,7 +181,7 @@ impl Trace {
             })
             .collect();
         let mut trace = Trace {
-            trace_id,
+            trace_id: trace_id.into(),
             spans,
             duplicates,
         };
@@ -343,8 +343,8 @@ pub(crate) mod tests {
             start_unix_nano: start,
             end_unix_nano: end,
             status_code: 0,
-            status_message: String::new(),
-            service: String::new(),
+            status_message: Text::new(),
+            service: Text::new(),
             attributes: Vec::new(),
             events: Vec::new(),
         }
@@ -356,7 +356,7 @@ pub(crate) mod tests {
             .iter()
             .map(|s| {
                 (
-                    s.span.name.clone(),
+                    s.span.name.to_string(),
                     s.depth,
                     s.parent,
                     s.subtree_end,

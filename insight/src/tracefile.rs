@@ -38,8 +38,10 @@ use opentelemetry_proto::tonic::common::v1::{any_value, KeyValue};
 use aitrace_core::conventions as c;
 
 mod scan;
+mod text;
 mod wire;
 
+pub use text::Text;
 pub use wire::LineSpans;
 
 /// Longest line read by default (64 MiB). A longer line is skipped and counted, so one
@@ -50,7 +52,7 @@ pub const DEFAULT_MAX_LINE_BYTES: usize = 64 << 20;
 #[derive(Debug, Clone, PartialEq)]
 pub enum AttrValue {
     /// A string.
-    Str(String),
+    Str(Text),
     /// An integer.
     Int(i64),
     /// A double.
@@ -60,7 +62,7 @@ pub enum AttrValue {
     /// An array of values.
     Array(Vec<AttrValue>),
     /// Anything else (bytes as hex, key-value lists as `{k: v}`), as text.
-    Other(String),
+    Other(Text),
 }
 
 impl AttrValue {
@@ -131,24 +133,24 @@ impl serde::Serialize for AttrValue {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EventRecord {
     /// Event name.
-    pub name: String,
+    pub name: Text,
     /// When it happened, nanoseconds since the Unix epoch.
     pub time_unix_nano: u64,
     /// Attributes in file order.
-    pub attributes: Vec<(String, AttrValue)>,
+    pub attributes: Vec<(Text, AttrValue)>,
 }
 
 /// One span as read from a file.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct SpanRecord {
     /// Trace id, lower-case hex.
-    pub trace_id: String,
+    pub trace_id: Text,
     /// Span id, lower-case hex.
-    pub span_id: String,
+    pub span_id: Text,
     /// Parent span id, hex; empty for a root.
-    pub parent_span_id: String,
+    pub parent_span_id: Text,
     /// Span name.
-    pub name: String,
+    pub name: Text,
     /// Span kind (OTLP numbering: 1 internal, 2 server, 3 client, 4 producer, 5 consumer).
     pub kind: i32,
     /// Start, nanoseconds since the Unix epoch.
@@ -158,11 +160,11 @@ pub struct SpanRecord {
     /// Status code (0 unset, 1 ok, 2 error).
     pub status_code: i32,
     /// Status message.
-    pub status_message: String,
+    pub status_message: Text,
     /// `service.name` of the resource (empty when the resource has none).
-    pub service: String,
+    pub service: Text,
     /// Attributes in file order.
-    pub attributes: Vec<(String, AttrValue)>,
+    pub attributes: Vec<(Text, AttrValue)>,
     /// Events in file order.
     pub events: Vec<EventRecord>,
 }
@@ -199,7 +201,7 @@ impl SpanRecord {
         }
         Some(match self.attr(c::ERROR_TYPE) {
             Some(v) => v.to_string(),
-            None if !self.status_message.is_empty() => self.status_message.clone(),
+            None if !self.status_message.is_empty() => self.status_message.to_string(),
             None => "error".to_owned(),
         })
     }
@@ -686,28 +688,31 @@ pub fn spans_of(request: ExportTraceServiceRequest) -> Vec<SpanRecord> {
         let service = rs
             .resource
             .and_then(|r| r.attributes.into_iter().find(|kv| kv.key == "service.name"))
-            .map(|kv| convert(kv.value.and_then(|v| v.value)).to_string())
+            .map(|kv| match convert(kv.value.and_then(|v| v.value)) {
+                AttrValue::Str(text) => text,
+                other => other.to_string().into(),
+            })
             .unwrap_or_default();
         for ss in rs.scope_spans {
             for span in ss.spans {
                 let status = span.status.unwrap_or_default();
                 spans.push(SpanRecord {
-                    trace_id: hex(&span.trace_id),
-                    span_id: hex(&span.span_id),
-                    parent_span_id: hex(&span.parent_span_id),
-                    name: span.name,
+                    trace_id: hex(&span.trace_id).into(),
+                    span_id: hex(&span.span_id).into(),
+                    parent_span_id: hex(&span.parent_span_id).into(),
+                    name: span.name.into(),
                     kind: span.kind,
                     start_unix_nano: span.start_time_unix_nano,
                     end_unix_nano: span.end_time_unix_nano,
                     status_code: status.code,
-                    status_message: status.message,
+                    status_message: status.message.into(),
                     service: service.clone(),
                     attributes: attributes(span.attributes),
                     events: span
                         .events
                         .into_iter()
                         .map(|e| EventRecord {
-                            name: e.name,
+                            name: e.name.into(),
                             time_unix_nano: e.time_unix_nano,
                             attributes: attributes(e.attributes),
                         })
@@ -719,22 +724,22 @@ pub fn spans_of(request: ExportTraceServiceRequest) -> Vec<SpanRecord> {
     spans
 }
 
-fn attributes(kvs: Vec<KeyValue>) -> Vec<(String, AttrValue)> {
+fn attributes(kvs: Vec<KeyValue>) -> Vec<(Text, AttrValue)> {
     kvs.into_iter()
-        .map(|kv| (kv.key, convert(kv.value.and_then(|v| v.value))))
+        .map(|kv| (kv.key.into(), convert(kv.value.and_then(|v| v.value))))
         .collect()
 }
 
 fn convert(value: Option<any_value::Value>) -> AttrValue {
     match value {
-        Some(any_value::Value::StringValue(s)) => AttrValue::Str(s),
+        Some(any_value::Value::StringValue(s)) => AttrValue::Str(s.into()),
         Some(any_value::Value::IntValue(i)) => AttrValue::Int(i),
         Some(any_value::Value::DoubleValue(d)) => AttrValue::Double(d),
         Some(any_value::Value::BoolValue(b)) => AttrValue::Bool(b),
         Some(any_value::Value::ArrayValue(a)) => {
             AttrValue::Array(a.values.into_iter().map(|v| convert(v.value)).collect())
         }
-        Some(any_value::Value::BytesValue(b)) => AttrValue::Other(hex(&b)),
+        Some(any_value::Value::BytesValue(b)) => AttrValue::Other(hex(&b).into()),
         Some(any_value::Value::KvlistValue(list)) => {
             let mut text = String::from("{");
             for (i, kv) in list.values.into_iter().enumerate() {
@@ -749,11 +754,11 @@ fn convert(value: Option<any_value::Value>) -> AttrValue {
                 );
             }
             text.push('}');
-            AttrValue::Other(text)
+            AttrValue::Other(text.into())
         }
         // Kinds added to OTLP later (e.g. string-table indices): shown, not lost.
-        Some(other) => AttrValue::Other(format!("{other:?}")),
-        None => AttrValue::Other(String::new()),
+        Some(other) => AttrValue::Other(format!("{other:?}").into()),
+        None => AttrValue::Other(Text::new()),
     }
 }
 
@@ -882,6 +887,6 @@ mod tests {
         assert_eq!(span.start_unix_nano, 5);
         assert_eq!(span.attr("k"), Some(&AttrValue::Other("{a: 3}".into())));
         assert_eq!(span.attr("b"), Some(&AttrValue::Other("0102".into())));
-        assert_eq!(span.attr("u"), Some(&AttrValue::Other(String::new())));
+        assert_eq!(span.attr("u"), Some(&AttrValue::Other(Text::new())));
     }
 }

@@ -431,7 +431,7 @@ fn filters_pick_traces_times_names_and_errors() {
         filter
             .apply(all.clone())
             .iter()
-            .flat_map(|t| t.spans.iter().map(|s| (s.span.name.clone(), s.context)))
+            .flat_map(|t| t.spans.iter().map(|s| (s.span.name.to_string(), s.context)))
             .collect()
     };
     assert_eq!(Filter::default().apply(all.clone()).len(), 2);

@@ -79,13 +79,15 @@ impl Recent {
             if span.is_inference() {
                 // A span around an LLM call already counted (a framework's own `chat`
                 // span around ours: children end, and arrive, first) is not a call.
-                if !inner.wrapping.contains(&span.span_id) {
+                if !inner.wrapping.contains(span.span_id.as_str()) {
                     inner.totals.add_call(&span);
                 }
                 if !span.parent_span_id.is_empty()
-                    && inner.wrapping.insert(span.parent_span_id.clone())
+                    && inner.wrapping.insert(span.parent_span_id.to_string())
                 {
-                    inner.wrapping_order.push_back(span.parent_span_id.clone());
+                    inner
+                        .wrapping_order
+                        .push_back(span.parent_span_id.to_string());
                     if inner.wrapping_order.len() > SEEN_IDS {
                         if let Some(old) = inner.wrapping_order.pop_front() {
                             inner.wrapping.remove(&old);
@@ -100,9 +102,9 @@ impl Recent {
             let kept = match at {
                 Some(i) => &mut inner.traces[i],
                 None => {
-                    if inner.seen.insert(span.trace_id.clone()) {
+                    if inner.seen.insert(span.trace_id.to_string()) {
                         inner.traces_seen += 1;
-                        inner.seen_order.push_back(span.trace_id.clone());
+                        inner.seen_order.push_back(span.trace_id.to_string());
                         if inner.seen_order.len() > SEEN_IDS {
                             if let Some(old) = inner.seen_order.pop_front() {
                                 inner.seen.remove(&old);
@@ -113,7 +115,7 @@ impl Recent {
                         inner.traces.pop_front();
                     }
                     inner.traces.push_back(Kept {
-                        trace_id: span.trace_id.clone(),
+                        trace_id: span.trace_id.to_string(),
                         spans: Vec::new(),
                         cut: 0,
                         last_batch: batch,
@@ -186,12 +188,12 @@ mod tests {
             trace_id: trace.into(),
             span_id: id.into(),
             parent_span_id: parent.into(),
-            name: format!("span {id}"),
+            name: format!("span {id}").into(),
             kind: 1,
             start_unix_nano: start,
             end_unix_nano: start + 10,
             status_code: 0,
-            status_message: String::new(),
+            status_message: Default::default(),
             service: "svc".into(),
             attributes: Vec::new(),
             events: Vec::new(),

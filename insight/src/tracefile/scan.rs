@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use aitrace_core::json::{Scan, Seen};
 
 use super::wire::kvlist_text;
-use super::{hex, AttrValue, EventRecord, SpanRecord};
+use super::{hex, AttrValue, EventRecord, SpanRecord, Text};
 
 /// Appends the spans of one line to `spans`; or answers `None`, `spans` as it was,
 /// when serde must read the line.
@@ -41,7 +41,7 @@ pub(super) fn line_spans(text: &str, spans: &mut Vec<SpanRecord>) -> Option<()> 
 
 /// The attributes of the span being read, gathered before they are moved into a list of
 /// their exact size (no regrowth, no spare room kept with the span).
-type Scratch = Vec<(String, AttrValue)>;
+type Scratch = Vec<(Text, AttrValue)>;
 
 /// One `ResourceSpans` (depth 2): its spans, with the resource's `service.name`.
 fn resource_spans(
@@ -77,7 +77,7 @@ fn resource_spans(
 
 /// A resource (depth 3): its first `service.name`, as text. Every attribute is read,
 /// as serde reads them (one it would refuse makes the line fall back).
-fn resource(s: &mut Scan<'_>) -> Option<Option<String>> {
+fn resource(s: &mut Scan<'_>) -> Option<Option<Text>> {
     let mut service = None;
     s.object(3, |s, key| match key {
         "attributes" => {
@@ -85,7 +85,10 @@ fn resource(s: &mut Scan<'_>) -> Option<Option<String>> {
             s.array(4, |s| {
                 let (key, value) = attr(s, 5)?;
                 if found.is_none() && key == "service.name" {
-                    found = Some(value.to_string());
+                    found = Some(match value {
+                        AttrValue::Str(text) => text,
+                        other => other.to_string().into(),
+                    });
                 }
                 Some(())
             })?;
@@ -106,7 +109,7 @@ fn span(s: &mut Scan<'_>, scratch: &mut Scratch) -> Option<SpanRecord> {
             "traceId" => span.trace_id = hex_id(s)?,
             "spanId" => span.span_id = hex_id(s)?,
             "parentSpanId" => span.parent_span_id = hex_id(s)?,
-            "name" => span.name = s.string()?.into_owned(),
+            "name" => span.name = s.string()?.into(),
             "kind" => span.kind = i32::try_from(s.i64()?).ok()?,
             "startTimeUnixNano" => span.start_unix_nano = nanos(s)?,
             "endTimeUnixNano" => span.end_unix_nano = nanos(s)?,
@@ -132,8 +135,8 @@ fn span(s: &mut Scan<'_>, scratch: &mut Scratch) -> Option<SpanRecord> {
 }
 
 /// A span's status, or `null` (code 0, no message).
-fn status(s: &mut Scan<'_>) -> Option<(i32, String)> {
-    let (mut code, mut message) = (0, String::new());
+fn status(s: &mut Scan<'_>) -> Option<(i32, Text)> {
+    let (mut code, mut message) = (0, Text::new());
     if s.opt_null()? {
         return Some((code, message));
     }
@@ -146,7 +149,7 @@ fn status(s: &mut Scan<'_>) -> Option<(i32, String)> {
             }
             "message" => {
                 seen.first(1)?;
-                message = s.string()?.into_owned();
+                message = s.string()?.into();
             }
             _ => s.skip(8)?,
         }
@@ -158,13 +161,13 @@ fn status(s: &mut Scan<'_>) -> Option<(i32, String)> {
 /// A span event (depth 8).
 fn event(s: &mut Scan<'_>) -> Option<EventRecord> {
     let mut event = EventRecord {
-        name: String::new(),
+        name: Text::new(),
         time_unix_nano: 0,
         attributes: Vec::new(),
     };
     s.object(8, |s, key| {
         match key {
-            "name" => event.name = s.string()?.into_owned(),
+            "name" => event.name = s.string()?.into(),
             "timeUnixNano" => event.time_unix_nano = nanos(s)?,
             "attributes" => s.array(9, |s| {
                 event.attributes.push(attr(s, 10)?);
@@ -179,16 +182,20 @@ fn event(s: &mut Scan<'_>) -> Option<EventRecord> {
 
 /// A trace or span id: hex text of an even length (either case, an optional `0x`),
 /// kept as lower-case hex.
-fn hex_id(s: &mut Scan<'_>) -> Option<String> {
+fn hex_id(s: &mut Scan<'_>) -> Option<Text> {
     let text = s.string()?;
     if !text.len().is_multiple_of(2) {
         return None;
     }
     let digits = text.strip_prefix("0x").unwrap_or(&text);
-    digits
-        .bytes()
-        .all(|b| b.is_ascii_hexdigit())
-        .then(|| digits.to_ascii_lowercase())
+    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    Some(if digits.bytes().any(|b| b.is_ascii_uppercase()) {
+        digits.to_ascii_lowercase().into()
+    } else {
+        digits.into()
+    })
 }
 
 /// Nanoseconds: an integer, or a string `u64::from_str` reads (OTLP/JSON writes 64-bit
@@ -203,11 +210,11 @@ fn nanos(s: &mut Scan<'_>) -> Option<u64> {
 
 /// A `KeyValue` object at `depth`: the key and its value (an empty `Other` when it
 /// has none).
-fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(String, AttrValue)> {
+fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
     let (mut key, mut value) = (None, None);
     s.object(depth, |s, k| {
         match k {
-            "key" => key = Some(s.string()?.into_owned()),
+            "key" => key = Some(Text::from(s.string()?)),
             "value" => {
                 value = if s.opt_null()? {
                     None
@@ -219,10 +226,7 @@ fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(String, AttrValue)> {
         }
         Some(())
     })?;
-    Some((
-        key?,
-        value.unwrap_or_else(|| AttrValue::Other(String::new())),
-    ))
+    Some((key?, value.unwrap_or(AttrValue::Other(Text::new()))))
 }
 
 /// An `AnyValue` object at `depth` (`None` inside: no value field it knows).
@@ -231,7 +235,7 @@ fn any(s: &mut Scan<'_>, depth: usize) -> Option<Option<AttrValue>> {
     s.object(depth, |s, key| {
         // The key is compared once: a kind it does not know is skipped.
         let read: fn(&mut Scan<'_>, usize) -> Option<AttrValue> = match key {
-            "stringValue" => |s, _| Some(AttrValue::Str(s.string()?.into_owned())),
+            "stringValue" => |s, _| Some(AttrValue::Str(s.string()?.into())),
             "boolValue" => |s, _| Some(AttrValue::Bool(s.boolean()?)),
             "intValue" => |s, _| {
                 Some(AttrValue::Int(if s.peek()? == b'"' {
@@ -244,7 +248,7 @@ fn any(s: &mut Scan<'_>, depth: usize) -> Option<Option<AttrValue>> {
             "arrayValue" => |s, depth| {
                 let mut items = Vec::new();
                 values(s, depth + 1, |s| {
-                    items.push(any(s, depth + 3)?.unwrap_or(AttrValue::Other(String::new())));
+                    items.push(any(s, depth + 3)?.unwrap_or(AttrValue::Other(Text::new())));
                     Some(())
                 })?;
                 Some(AttrValue::Array(items))
@@ -255,7 +259,7 @@ fn any(s: &mut Scan<'_>, depth: usize) -> Option<Option<AttrValue>> {
                     pairs.push(attr(s, depth + 3)?);
                     Some(())
                 })?;
-                Some(AttrValue::Other(kvlist_text(pairs)))
+                Some(AttrValue::Other(kvlist_text(pairs).into()))
             },
             "bytesValue" => |s, _| {
                 use base64::Engine as _;
@@ -263,7 +267,7 @@ fn any(s: &mut Scan<'_>, depth: usize) -> Option<Option<AttrValue>> {
                 let bytes = base64::engine::general_purpose::STANDARD
                     .decode(b64.as_bytes())
                     .ok()?;
-                Some(AttrValue::Other(hex(&bytes)))
+                Some(AttrValue::Other(hex(&bytes).into()))
             },
             _ => return s.skip(depth + 1),
         };

@@ -20,7 +20,7 @@ use std::fmt::Write as _;
 use serde::de::{self, DeserializeSeed, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
-use super::{hex, AttrValue, EventRecord, SpanRecord};
+use super::{hex, AttrValue, EventRecord, SpanRecord, Text};
 
 /// The spans of one line of a trace file (one `ExportTraceServiceRequest` in the
 /// OTLP/JSON encoding), in file order, decoded in one pass with any serde
@@ -183,7 +183,7 @@ impl<'de> Visitor<'de> for ResourceSpansSeed<'_> {
 
 /// A resource, for its `service.name` (the first one, as text).
 struct Resource {
-    service: Option<String>,
+    service: Option<Text>,
 }
 
 impl<'de> Deserialize<'de> for Resource {
@@ -216,7 +216,7 @@ impl<'de> Deserialize<'de> for Resource {
 }
 
 /// A resource attribute: kept only when it is the first `service.name`.
-struct ServiceName<'a>(&'a mut Option<String>);
+struct ServiceName<'a>(&'a mut Option<Text>);
 
 impl<'de> ElementSeed<'de> for ServiceName<'_> {
     type Seed<'s>
@@ -233,7 +233,10 @@ impl<'de> DeserializeSeed<'de> for ServiceName<'_> {
     fn deserialize<D: Deserializer<'de>>(self, d: D) -> Result<(), D::Error> {
         let Attr(key, value) = Attr::deserialize(d)?;
         if self.0.is_none() && key == "service.name" {
-            *self.0 = Some(value.to_string());
+            *self.0 = Some(match value {
+                AttrValue::Str(text) => text,
+                other => other.to_string().into(),
+            });
         }
         Ok(())
     }
@@ -313,7 +316,7 @@ impl<'de> Visitor<'de> for SpanVisitor {
                 "traceId" => span.trace_id = map.next_value::<HexId>()?.0,
                 "spanId" => span.span_id = map.next_value::<HexId>()?.0,
                 "parentSpanId" => span.parent_span_id = map.next_value::<HexId>()?.0,
-                "name" => span.name = map.next_value()?,
+                "name" => span.name = map.next_value::<String>()?.into(),
                 "kind" => span.kind = map.next_value()?,
                 "startTimeUnixNano" => span.start_unix_nano = map.next_value::<Nanos>()?.0,
                 "endTimeUnixNano" => span.end_unix_nano = map.next_value::<Nanos>()?.0,
@@ -322,7 +325,7 @@ impl<'de> Visitor<'de> for SpanVisitor {
                 "status" => {
                     let status = map.next_value::<Option<Status>>()?.unwrap_or_default();
                     span.status_code = status.code;
-                    span.status_message = status.message;
+                    span.status_message = status.message.into();
                 }
                 _ => {
                     map.next_value::<IgnoredAny>()?;
@@ -334,7 +337,7 @@ impl<'de> Visitor<'de> for SpanVisitor {
 }
 
 /// One attribute, pushed onto a span's or an event's attributes.
-struct AttrSeed<'a>(&'a mut Vec<(String, AttrValue)>);
+struct AttrSeed<'a>(&'a mut Vec<(Text, AttrValue)>);
 
 impl<'de> ElementSeed<'de> for AttrSeed<'_> {
     type Seed<'s>
@@ -398,13 +401,13 @@ impl<'de> Deserialize<'de> for Event {
             }
             fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Event, A::Error> {
                 let mut event = EventRecord {
-                    name: String::new(),
+                    name: Text::new(),
                     time_unix_nano: 0,
                     attributes: Vec::new(),
                 };
                 while let Some(key) = map.next_key::<Key<'de>>()? {
                     match &*key.0 {
-                        "name" => event.name = map.next_value()?,
+                        "name" => event.name = map.next_value::<String>()?.into(),
                         "timeUnixNano" => event.time_unix_nano = map.next_value::<Nanos>()?.0,
                         "attributes" => {
                             map.next_value_seed(ForEach(AttrSeed(&mut event.attributes)))?
@@ -422,7 +425,7 @@ impl<'de> Deserialize<'de> for Event {
 }
 
 /// A span or trace id: hex text (either case, an optional `0x`), kept as lower-case hex.
-struct HexId(String);
+struct HexId(Text);
 
 impl<'de> Deserialize<'de> for HexId {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -440,7 +443,7 @@ impl<'de> Deserialize<'de> for HexId {
                 if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
                     return Err(E::custom(format_args!("invalid character {bad:?}")));
                 }
-                Ok(HexId(digits.to_ascii_lowercase()))
+                Ok(HexId(digits.to_ascii_lowercase().into()))
             }
         }
         d.deserialize_str(V)
@@ -503,7 +506,7 @@ impl<'de> Deserialize<'de> for Int {
 }
 
 /// A `KeyValue`: the key and its value.
-struct Attr(String, AttrValue);
+struct Attr(Text, AttrValue);
 
 impl<'de> Deserialize<'de> for Attr {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
@@ -518,7 +521,7 @@ impl<'de> Deserialize<'de> for Attr {
                 let mut value = None;
                 while let Some(k) = map.next_key::<Key<'de>>()? {
                     match &*k.0 {
-                        "key" => key = Some(map.next_value::<String>()?),
+                        "key" => key = Some(Text::from(map.next_value::<String>()?)),
                         "value" => value = map.next_value::<Option<Any>>()?.and_then(|a| a.0),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -526,10 +529,7 @@ impl<'de> Deserialize<'de> for Attr {
                     }
                 }
                 let key = key.ok_or_else(|| de::Error::missing_field("key"))?;
-                Ok(Attr(
-                    key,
-                    value.unwrap_or_else(|| AttrValue::Other(String::new())),
-                ))
+                Ok(Attr(key, value.unwrap_or(AttrValue::Other(Text::new()))))
             }
         }
         d.deserialize_map(V)
@@ -541,7 +541,7 @@ struct Any(Option<AttrValue>);
 
 impl Any {
     fn into_value(self) -> AttrValue {
-        self.0.unwrap_or_else(|| AttrValue::Other(String::new()))
+        self.0.unwrap_or(AttrValue::Other(Text::new()))
     }
 }
 
@@ -567,7 +567,7 @@ impl<'de> Deserialize<'de> for Any {
                     match &*key.0 {
                         "stringValue" => {
                             if let Some(s) = map.next_value::<Option<String>>()? {
-                                value = Some(AttrValue::Str(s));
+                                value = Some(AttrValue::Str(s.into()));
                             }
                         }
                         "boolValue" => {
@@ -594,9 +594,10 @@ impl<'de> Deserialize<'de> for Any {
                         }
                         "kvlistValue" => {
                             if let Some(list) = map.next_value::<Option<Values<Attr>>>()? {
-                                value = Some(AttrValue::Other(kvlist_text(
-                                    list.values.into_iter().map(|Attr(k, v)| (k, v)),
-                                )));
+                                value = Some(AttrValue::Other(
+                                    kvlist_text(list.values.into_iter().map(|Attr(k, v)| (k, v)))
+                                        .into(),
+                                ));
                             }
                         }
                         "bytesValue" => {
@@ -605,7 +606,7 @@ impl<'de> Deserialize<'de> for Any {
                                 let bytes = base64::engine::general_purpose::STANDARD
                                     .decode(b64.as_bytes())
                                     .map_err(de::Error::custom)?;
-                                value = Some(AttrValue::Other(hex(&bytes)));
+                                value = Some(AttrValue::Other(hex(&bytes).into()));
                             }
                         }
                         // Kinds added to OTLP later: skipped, as the OTLP/JSON
@@ -623,7 +624,7 @@ impl<'de> Deserialize<'de> for Any {
 }
 
 /// A key-value list as text, `{k: v, ...}`.
-pub(super) fn kvlist_text(values: impl IntoIterator<Item = (String, AttrValue)>) -> String {
+pub(super) fn kvlist_text(values: impl IntoIterator<Item = (Text, AttrValue)>) -> String {
     let mut text = String::from("{");
     for (i, (key, value)) in values.into_iter().enumerate() {
         if i > 0 {

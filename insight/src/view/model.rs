@@ -14,7 +14,7 @@ use aitrace_core::conventions as c;
 use super::diff;
 use super::index::Summary;
 use crate::cost::span_cost;
-use crate::tracefile::{spans_of, AttrValue, SpanRecord};
+use crate::tracefile::{spans_of, AttrValue, SpanRecord, Text};
 use crate::Trace;
 
 /// Longest attribute value sent in a span's JSON; longer ones are cut, flagged
@@ -34,7 +34,7 @@ pub(crate) struct Opened {
     pub trace: Trace,
     pub raw: HashMap<String, RawSpan>,
     /// Index in `trace.spans` by span id.
-    pub by_id: HashMap<String, usize>,
+    pub by_id: HashMap<Text, usize>,
     /// The trace's earliest start (every span's offset is taken from it: computed once,
     /// not per span).
     start: u64,
@@ -159,7 +159,7 @@ impl Opened {
             o.insert(
                 "parent_span_id".into(),
                 s.parent
-                    .map(|p| Value::String(spans[p].span.span_id.clone()))
+                    .map(|p| Value::String(spans[p].span.span_id.to_string()))
                     .unwrap_or(Value::Null),
             );
             o.insert("depth".into(), s.depth.into());
@@ -178,7 +178,7 @@ impl Opened {
                 "children".into(),
                 children[i]
                     .iter()
-                    .map(|&k| Value::String(spans[k].span.span_id.clone()))
+                    .map(|&k| Value::String(spans[k].span.span_id.to_string()))
                     .collect(),
             );
             item
@@ -211,7 +211,7 @@ impl Opened {
             if record.parent_span_id.is_empty() {
                 Value::Null
             } else {
-                Value::String(record.parent_span_id.clone())
+                Value::String(record.parent_span_id.to_string())
             },
         );
         o.insert("badges".into(), badges(record));
@@ -279,7 +279,7 @@ impl Opened {
                     .find(|(k, _)| k == c::AITRACE_AGENT_STATE)
                     .map(|(_, v)| match v {
                         AttrValue::Str(text) => serde_json::from_str(text)
-                            .unwrap_or_else(|_| Value::String(text.clone())),
+                            .unwrap_or_else(|_| Value::String(text.to_string())),
                         other => serde_json::to_value(other).unwrap_or(Value::Null),
                     })
                     .unwrap_or(Value::Null);
@@ -444,11 +444,14 @@ impl Opened {
                 if let Some(id) = s.attr_str(c::GEN_AI_TOOL_CALL_ID) {
                     o.insert("tool_call_id".into(), id.into());
                 }
-                let asker = self.by_id.get(&s.span_id).and_then(|&i| self.asker(i));
+                let asker = self
+                    .by_id
+                    .get(s.span_id.as_str())
+                    .and_then(|&i| self.asker(i));
                 if let Some((asker, inferred)) = asker {
                     o.insert(
                         "asked_by".into(),
-                        self.trace.spans[asker].span.span_id.clone().into(),
+                        self.trace.spans[asker].span.span_id.as_str().into(),
                     );
                     o.insert("asked_by_inferred".into(), inferred.into());
                 }
