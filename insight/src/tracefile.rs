@@ -312,8 +312,8 @@ pub struct SpanReader<R> {
     reader: R,
     line_no: u64,
     batch: Batch,
-    /// The decoded batch's spans, one list per decoding thread, handed out as they were
-    /// decoded (not copied into one list of the batch).
+    /// The decoded batch's spans, one list per run of lines decoded together (see
+    /// `decode_parallel`), handed out as they were decoded (not copied into one list).
     pending: std::iter::Flatten<std::vec::IntoIter<Vec<SpanRecord>>>,
     max_line_bytes: usize,
     threads: usize,

@@ -8,7 +8,7 @@ use std::path::Path;
 use std::sync::Mutex;
 
 use aitrace_insight::cost::Totals;
-use aitrace_insight::tracefile::SpanRecord;
+use aitrace_insight::tracefile::{SpanRecord, Text};
 use aitrace_insight::{tree, Trace};
 
 /// Traces shown as trees.
@@ -32,12 +32,12 @@ struct Inner {
     /// Oldest first; a trace whose spans arrive in several batches stays one entry.
     traces: VecDeque<Kept>,
     /// The last trace ids seen (oldest first), for counting.
-    seen_order: VecDeque<String>,
-    seen: HashSet<String>,
+    seen_order: VecDeque<Text>,
+    seen: HashSet<Text>,
     /// Parents of the last LLM call spans (oldest first): an inference span among
     /// them wraps a call already counted.
-    wrapping_order: VecDeque<String>,
-    wrapping: HashSet<String>,
+    wrapping_order: VecDeque<Text>,
+    wrapping: HashSet<Text>,
     spans: u64,
     traces_seen: u64,
     batches: u64,
@@ -83,11 +83,9 @@ impl Recent {
                     inner.totals.add_call(&span);
                 }
                 if !span.parent_span_id.is_empty()
-                    && inner.wrapping.insert(span.parent_span_id.to_string())
+                    && inner.wrapping.insert(span.parent_span_id.clone())
                 {
-                    inner
-                        .wrapping_order
-                        .push_back(span.parent_span_id.to_string());
+                    inner.wrapping_order.push_back(span.parent_span_id.clone());
                     if inner.wrapping_order.len() > SEEN_IDS {
                         if let Some(old) = inner.wrapping_order.pop_front() {
                             inner.wrapping.remove(&old);
@@ -102,9 +100,9 @@ impl Recent {
             let kept = match at {
                 Some(i) => &mut inner.traces[i],
                 None => {
-                    if inner.seen.insert(span.trace_id.to_string()) {
+                    if inner.seen.insert(span.trace_id.clone()) {
                         inner.traces_seen += 1;
-                        inner.seen_order.push_back(span.trace_id.to_string());
+                        inner.seen_order.push_back(span.trace_id.clone());
                         if inner.seen_order.len() > SEEN_IDS {
                             if let Some(old) = inner.seen_order.pop_front() {
                                 inner.seen.remove(&old);

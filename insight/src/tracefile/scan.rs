@@ -334,4 +334,26 @@ mod tests {
             assert_eq!(spans, [SpanRecord::default()], "left as it was");
         }
     }
+
+    /// A line declined after some of its spans were read leaves none of them behind
+    /// (the reader appends a run of lines to one list).
+    #[test]
+    fn a_line_declined_midway_leaves_the_list_as_it_was() {
+        let before = vec![SpanRecord {
+            name: "from an earlier line".into(),
+            ..SpanRecord::default()
+        }];
+        let line = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeSpans":[{"spans":[{"spanId":"01","name":"read"},{"spanId":"02","name":"\ud83d\ude00"}]}]}]}"#;
+        let mut spans = before.clone();
+        assert_eq!(line_spans(line, &mut spans), None, "a surrogate escape");
+        assert_eq!(spans, before);
+        // Without the second span the line is read, after what was there.
+        let line = line.replace(r#",{"spanId":"02","name":"\ud83d\ude00"}"#, "");
+        line_spans(&line, &mut spans).expect("read");
+        assert_eq!(spans.len(), 2);
+        assert_eq!(
+            (spans[0].service.as_str(), spans[1].service.as_str()),
+            ("", "svc")
+        );
+    }
 }

@@ -316,7 +316,7 @@ impl<'de> Visitor<'de> for SpanVisitor {
                 "traceId" => span.trace_id = map.next_value::<HexId>()?.0,
                 "spanId" => span.span_id = map.next_value::<HexId>()?.0,
                 "parentSpanId" => span.parent_span_id = map.next_value::<HexId>()?.0,
-                "name" => span.name = map.next_value::<String>()?.into(),
+                "name" => span.name = map.next_value()?,
                 "kind" => span.kind = map.next_value()?,
                 "startTimeUnixNano" => span.start_unix_nano = map.next_value::<Nanos>()?.0,
                 "endTimeUnixNano" => span.end_unix_nano = map.next_value::<Nanos>()?.0,
@@ -407,7 +407,7 @@ impl<'de> Deserialize<'de> for Event {
                 };
                 while let Some(key) = map.next_key::<Key<'de>>()? {
                     match &*key.0 {
-                        "name" => event.name = map.next_value::<String>()?.into(),
+                        "name" => event.name = map.next_value()?,
                         "timeUnixNano" => event.time_unix_nano = map.next_value::<Nanos>()?.0,
                         "attributes" => {
                             map.next_value_seed(ForEach(AttrSeed(&mut event.attributes)))?
@@ -443,7 +443,11 @@ impl<'de> Deserialize<'de> for HexId {
                 if let Some(bad) = digits.chars().find(|c| !c.is_ascii_hexdigit()) {
                     return Err(E::custom(format_args!("invalid character {bad:?}")));
                 }
-                Ok(HexId(digits.to_ascii_lowercase().into()))
+                Ok(HexId(if digits.bytes().any(|b| b.is_ascii_uppercase()) {
+                    digits.to_ascii_lowercase().into()
+                } else {
+                    digits.into()
+                }))
             }
         }
         d.deserialize_str(V)
@@ -521,7 +525,7 @@ impl<'de> Deserialize<'de> for Attr {
                 let mut value = None;
                 while let Some(k) = map.next_key::<Key<'de>>()? {
                     match &*k.0 {
-                        "key" => key = Some(Text::from(map.next_value::<String>()?)),
+                        "key" => key = Some(map.next_value::<Text>()?),
                         "value" => value = map.next_value::<Option<Any>>()?.and_then(|a| a.0),
                         _ => {
                             map.next_value::<IgnoredAny>()?;
@@ -566,8 +570,8 @@ impl<'de> Deserialize<'de> for Any {
                 while let Some(key) = map.next_key::<Key<'de>>()? {
                     match &*key.0 {
                         "stringValue" => {
-                            if let Some(s) = map.next_value::<Option<String>>()? {
-                                value = Some(AttrValue::Str(s.into()));
+                            if let Some(s) = map.next_value::<Option<Text>>()? {
+                                value = Some(AttrValue::Str(s));
                             }
                         }
                         "boolValue" => {

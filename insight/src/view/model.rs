@@ -159,7 +159,7 @@ impl Opened {
             o.insert(
                 "parent_span_id".into(),
                 s.parent
-                    .map(|p| Value::String(spans[p].span.span_id.to_string()))
+                    .map(|p| Value::from(spans[p].span.span_id.as_str()))
                     .unwrap_or(Value::Null),
             );
             o.insert("depth".into(), s.depth.into());
@@ -178,7 +178,7 @@ impl Opened {
                 "children".into(),
                 children[i]
                     .iter()
-                    .map(|&k| Value::String(spans[k].span.span_id.to_string()))
+                    .map(|&k| Value::from(spans[k].span.span_id.as_str()))
                     .collect(),
             );
             item
@@ -211,7 +211,7 @@ impl Opened {
             if record.parent_span_id.is_empty() {
                 Value::Null
             } else {
-                Value::String(record.parent_span_id.to_string())
+                Value::from(record.parent_span_id.as_str())
             },
         );
         o.insert("badges".into(), badges(record));
@@ -279,7 +279,7 @@ impl Opened {
                     .find(|(k, _)| k == c::AITRACE_AGENT_STATE)
                     .map(|(_, v)| match v {
                         AttrValue::Str(text) => serde_json::from_str(text)
-                            .unwrap_or_else(|_| Value::String(text.to_string())),
+                            .unwrap_or_else(|_| Value::from(text.as_str())),
                         other => serde_json::to_value(other).unwrap_or(Value::Null),
                     })
                     .unwrap_or(Value::Null);
