@@ -51,6 +51,43 @@ use std::borrow::Cow;
 /// `None` (serde_json's own limit is 128).
 pub const MAX_DEPTH: usize = 64;
 
+/// The keys [`Scan::object_in_order`] expects, in the order a producer writes them. Made
+/// in a constant: a key that could not stand between quotes as it is (a quote, a
+/// backslash or a control character in it) fails the build.
+///
+/// ```compile_fail
+/// const BAD: aitrace_core::json::Keys = aitrace_core::json::Keys::new(&["a\"b"]);
+/// ```
+#[derive(Debug, Clone, Copy)]
+pub struct Keys(&'static [&'static str]);
+
+impl Keys {
+    /// Keys in their usual order; panics (at compile time, in a constant) on a key that
+    /// is not plain text.
+    pub const fn new(keys: &'static [&'static str]) -> Keys {
+        let mut k = 0;
+        while k < keys.len() {
+            let bytes = keys[k].as_bytes();
+            let mut i = 0;
+            while i < bytes.len() {
+                let b = bytes[i];
+                assert!(
+                    b != b'"' && b != b'\\' && b >= 0x20,
+                    "a key must be plain text"
+                );
+                i += 1;
+            }
+            k += 1;
+        }
+        Keys(keys)
+    }
+
+    /// The first key.
+    pub fn first(&self) -> Option<&'static str> {
+        self.0.first().copied()
+    }
+}
+
 /// A position in one JSON text, read forward. Every reading method answers `None` when
 /// what comes next is not what it reads, or is outside the subset (see the module
 /// docs); the position is then unspecified and the caller gives up on this text.
@@ -482,6 +519,107 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// An object whose keys usually come in the order of `keys` (as a producer writes
+    /// every object of a kind alike), `field` called with each key as [`Scan::object`]
+    /// calls it. The key expected next (or the one after it, for a field left out) is
+    /// compared with the text as it stands, which passes over a key in a few
+    /// instructions instead of decoding it; any other key is decoded as
+    /// [`Scan::object`] decodes it, and the expectation moves on from it. The keys read
+    /// are the same either way: a key equal to one of `keys` byte for byte, between
+    /// quotes, is that key.
+    ///
+    /// ```
+    /// use aitrace_core::json::{Keys, Scan};
+    ///
+    /// const SPAN: Keys = Keys::new(&["traceId", "spanId", "name"]);
+    /// for text in [
+    ///     r#"{"traceId":"ab","spanId":"01","name":"chat"}"#,
+    ///     r#"{"name":"chat","traceId":"ab"}"#,
+    ///     r#"{"trace\u0049d":"ab", "spanId" : "01"}"#,
+    /// ] {
+    ///     let mut keys = Vec::new();
+    ///     Scan::new(text)
+    ///         .object_in_order(0, &SPAN, |s, key| {
+    ///             keys.push(key.to_owned());
+    ///             s.skip(1)
+    ///         })
+    ///         .expect("an object");
+    ///     let mut read = Vec::new();
+    ///     Scan::new(text)
+    ///         .object(0, |s, key| {
+    ///             read.push(key.to_owned());
+    ///             s.skip(1)
+    ///         })
+    ///         .expect("an object");
+    ///     assert_eq!(keys, read);
+    /// }
+    /// ```
+    pub fn object_in_order(
+        &mut self,
+        depth: usize,
+        keys: &Keys,
+        mut field: impl FnMut(&mut Self, &str) -> Option<()>,
+    ) -> Option<()> {
+        let keys = keys.0;
+        if depth >= MAX_DEPTH {
+            return None;
+        }
+        self.eat(b'{')?;
+        if self.peek()? == b'}' {
+            self.at += 1;
+            return Some(());
+        }
+        let mut next = 0;
+        loop {
+            self.peek()?;
+            match self.expected_key(keys, &mut next) {
+                Some(key) => {
+                    self.eat(b':')?;
+                    field(self, key)?;
+                }
+                None => {
+                    let key = self.string()?;
+                    if let Some(i) = keys.iter().position(|k| **k == *key) {
+                        next = i + 1;
+                    }
+                    self.eat(b':')?;
+                    field(self, &key)?;
+                }
+            }
+            match self.peek()? {
+                b',' => self.at += 1,
+                b'}' => {
+                    self.at += 1;
+                    return Some(());
+                }
+                _ => return None,
+            }
+        }
+    }
+
+    /// `keys[next]` or `keys[next + 1]` if the text at the position is that key between
+    /// quotes, passed over (and `next` moved past it).
+    #[inline]
+    fn expected_key(&mut self, keys: &[&'static str], next: &mut usize) -> Option<&'static str> {
+        let rest = self.bytes().get(self.at..)?;
+        let (&b'"', rest) = rest.split_first()? else {
+            return None;
+        };
+        // The key expected, then the one after it (a field left out). An index loop:
+        // the iterator adaptors clippy suggests cost a tenth of a chat completion's read.
+        #[allow(clippy::needless_range_loop)]
+        for i in *next..keys.len().min(*next + 2) {
+            let key = keys[i];
+            let n = key.len();
+            if rest.get(n) == Some(&b'"') && same_bytes(&rest[..n], key.as_bytes()) {
+                self.at += n + 2;
+                *next = i + 1;
+                return Some(key);
+            }
+        }
+        None
+    }
+
     /// An array, `item` called to read each element.
     pub fn array(
         &mut self,
@@ -508,6 +646,32 @@ impl<'a> Scan<'a> {
             }
         }
     }
+}
+
+/// `a == b` for two slices of the same length, eight bytes at a time (keys are short:
+/// this beats a call to `memcmp`).
+#[inline]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let word = |s: &[u8], i: usize| {
+        s.get(i..i + 8)
+            .map(|w| u64::from_le_bytes(w.try_into().unwrap_or_default()))
+    };
+    let n = a.len();
+    if n != b.len() {
+        return false;
+    }
+    if n < 8 {
+        return a == b;
+    }
+    // Whole words, then the last word (overlapping the one before it).
+    let mut i = 0;
+    while i + 8 <= n {
+        if word(a, i) != word(b, i) {
+            return false;
+        }
+        i += 8;
+    }
+    word(a, n - 8) == word(b, n - 8)
 }
 
 /// The index of the first byte from `i` on that ends a string's plain run (a quote,
@@ -593,6 +757,113 @@ mod tests {
         fn below(&mut self, n: usize) -> usize {
             (self.next() % n as u64) as usize
         }
+    }
+
+    /// What `object` reads of a text: the keys and their values' text, and whether it
+    /// read the object.
+    fn keys_read(text: &str, in_order: Option<&Keys>) -> (Vec<(String, String)>, bool) {
+        let mut read = Vec::new();
+        let mut s = Scan::new(text);
+        let field = |s: &mut Scan<'_>, key: &str| {
+            let start = s.at;
+            s.skip(1)?;
+            read.push((key.to_owned(), s.text[start..s.at].trim().to_owned()));
+            Some(())
+        };
+        let ok = match in_order {
+            Some(keys) => s.object_in_order(0, keys, field),
+            None => s.object(0, field),
+        };
+        (read, ok.and_then(|()| s.end()).is_some())
+    }
+
+    #[test]
+    fn objects_read_in_order_read_as_objects_read() {
+        const KEYS: Keys = Keys::new(&["traceId", "spanId", "name", "kind", "k"]);
+        const PIECES: &[&str] = &[
+            "\"traceId\":",
+            "\"spanId\":",
+            "\"name\":",
+            "\"kind\":",
+            "\"k\":",
+            "\"k\"",
+            "\"kin\\u0064\":",
+            "\"x\":",
+            "\"traceId",
+            "traceId\":",
+            " ",
+            ",",
+            ":",
+            "{",
+            "}",
+            "\"",
+            "1",
+            "\"v\"",
+            "\u{1}",
+            "\"name\u{1}\":",
+        ];
+        let seeds = [
+            r#"{"traceId":"ab","spanId":"01","name":"chat","kind":3}"#,
+            r#"{"spanId":"01","traceId":"ab","x":[1,{"k":2}],"k":null,"name":"a"}"#,
+            r#"{ "traceId" : "ab" , "sp\u0061nId":"01","kind":1,"kind":2 }"#,
+            r#"{"name":"only"}"#,
+            "{}",
+        ];
+        let mut rng = Rng(0x2545_f491_4f6c_dd1d);
+        let (mut read, mut tried) = (0, 0);
+        for seed in seeds {
+            assert_eq!(
+                keys_read(seed, Some(&KEYS)),
+                keys_read(seed, None),
+                "{seed}"
+            );
+            for _ in 0..3000 {
+                let mut text = seed.to_owned();
+                for _ in 0..1 + rng.below(2) {
+                    let at = rng.below(text.len() + 1);
+                    if !text.is_char_boundary(at) {
+                        continue;
+                    }
+                    if rng.below(3) == 0 {
+                        let end = (at + 1 + rng.below(6)).min(text.len());
+                        if text.is_char_boundary(end) {
+                            text.replace_range(at..end, "");
+                        }
+                    } else {
+                        text.insert_str(at, PIECES[rng.below(PIECES.len())]);
+                    }
+                }
+                let ordered = keys_read(&text, Some(&KEYS));
+                assert_eq!(ordered, keys_read(&text, None), "{text}");
+                tried += 1;
+                read += usize::from(ordered.1);
+            }
+        }
+        // Both kinds of edit were made: some objects still read, some did not.
+        assert!(read > tried / 10 && read < tried, "{read} of {tried} read");
+    }
+
+    #[test]
+    fn same_bytes_is_slice_equality() {
+        let base: Vec<u8> = (0..40u8).map(|i| b'a' + i % 26).collect();
+        for n in 0..=base.len() {
+            let a = &base[..n];
+            assert!(same_bytes(a, a), "{n}");
+            for at in 0..n {
+                let mut b = a.to_vec();
+                b[at] ^= 0x20;
+                assert!(!same_bytes(a, &b), "{n} bytes, differing at {at}");
+            }
+            if n > 0 {
+                assert!(!same_bytes(a, &a[1..]), "lengths differ");
+            }
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "plain text")]
+    fn expected_keys_are_plain_text() {
+        let _ = Keys::new(&["traceId", "a\"b"]);
     }
 
     #[test]
