@@ -16,10 +16,53 @@
 
 use std::borrow::Cow;
 
-use aitrace_core::json::{Scan, Seen};
+use aitrace_core::json::{Keys, Scan, Seen};
 
 use super::wire::kvlist_text;
 use super::{hex, AttrValue, EventRecord, SpanRecord, Text};
+
+// The fields of each object in the order the OTLP/JSON file exporter writes them (the
+// scanner then passes over most keys by comparing them with the text; any order reads).
+const LINE: Keys = Keys::new(&["resourceSpans"]);
+const RESOURCE_SPANS: Keys = Keys::new(&["resource", "scopeSpans", "schemaUrl"]);
+const RESOURCE: Keys = Keys::new(&["attributes", "droppedAttributesCount", "entityRefs"]);
+const SCOPE_SPANS: Keys = Keys::new(&["scope", "spans", "schemaUrl"]);
+const SPAN: Keys = Keys::new(&[
+    "traceId",
+    "spanId",
+    "traceState",
+    "parentSpanId",
+    "flags",
+    "name",
+    "kind",
+    "startTimeUnixNano",
+    "endTimeUnixNano",
+    "attributes",
+    "droppedAttributesCount",
+    "events",
+    "droppedEventsCount",
+    "links",
+    "droppedLinksCount",
+    "status",
+]);
+const STATUS: Keys = Keys::new(&["message", "code"]);
+const EVENT: Keys = Keys::new(&[
+    "timeUnixNano",
+    "name",
+    "attributes",
+    "droppedAttributesCount",
+]);
+const KEY_VALUE: Keys = Keys::new(&["key", "value"]);
+const ANY_VALUE: Keys = Keys::new(&[
+    "stringValue",
+    "intValue",
+    "doubleValue",
+    "boolValue",
+    "arrayValue",
+    "kvlistValue",
+    "bytesValue",
+]);
+const VALUES: Keys = Keys::new(&["values"]);
 
 /// Appends the spans of one line to `spans`; or answers `None`, `spans` as it was,
 /// when serde must read the line.
@@ -28,7 +71,7 @@ pub(super) fn line_spans(text: &str, spans: &mut Vec<SpanRecord>) -> Option<()> 
     let mut s = Scan::new(text);
     let mut scratch = Vec::new();
     let read = s
-        .object(0, |s, key| match key {
+        .object_in_order(0, &LINE, |s, key| match key {
             "resourceSpans" => s.array(1, |s| resource_spans(s, spans, &mut scratch)),
             _ => s.skip(1),
         })
@@ -51,13 +94,13 @@ fn resource_spans(
 ) -> Option<()> {
     let first = spans.len();
     let mut service = None;
-    s.object(2, |s, key| match key {
+    s.object_in_order(2, &RESOURCE_SPANS, |s, key| match key {
         "resource" => {
             service = if s.opt_null()? { None } else { resource(s)? };
             Some(())
         }
         "scopeSpans" => s.array(3, |s| {
-            s.object(4, |s, key| match key {
+            s.object_in_order(4, &SCOPE_SPANS, |s, key| match key {
                 "spans" => s.array(5, |s| {
                     spans.push(span(s, scratch)?);
                     Some(())
@@ -79,7 +122,7 @@ fn resource_spans(
 /// as serde reads them (one it would refuse makes the line fall back).
 fn resource(s: &mut Scan<'_>) -> Option<Option<Text>> {
     let mut service = None;
-    s.object(3, |s, key| match key {
+    s.object_in_order(3, &RESOURCE, |s, key| match key {
         "attributes" => {
             let mut found = None;
             s.array(4, |s| {
@@ -104,7 +147,7 @@ fn resource(s: &mut Scan<'_>) -> Option<Option<Text>> {
 fn span(s: &mut Scan<'_>, scratch: &mut Scratch) -> Option<SpanRecord> {
     scratch.clear();
     let mut span = SpanRecord::default();
-    s.object(6, |s, key| {
+    s.object_in_order(6, &SPAN, |s, key| {
         match key {
             "traceId" => span.trace_id = hex_id(s)?,
             "spanId" => span.span_id = hex_id(s)?,
@@ -141,7 +184,7 @@ fn status(s: &mut Scan<'_>) -> Option<(i32, Text)> {
         return Some((code, message));
     }
     let mut seen = Seen::default();
-    s.object(7, |s, key| {
+    s.object_in_order(7, &STATUS, |s, key| {
         match key {
             "code" => {
                 seen.first(0)?;
@@ -165,7 +208,7 @@ fn event(s: &mut Scan<'_>) -> Option<EventRecord> {
         time_unix_nano: 0,
         attributes: Vec::new(),
     };
-    s.object(8, |s, key| {
+    s.object_in_order(8, &EVENT, |s, key| {
         match key {
             "name" => event.name = s.string()?.into(),
             "timeUnixNano" => event.time_unix_nano = nanos(s)?,
@@ -212,7 +255,7 @@ fn nanos(s: &mut Scan<'_>) -> Option<u64> {
 /// has none).
 fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
     let (mut key, mut value) = (None, None);
-    s.object(depth, |s, k| {
+    s.object_in_order(depth, &KEY_VALUE, |s, k| {
         match k {
             "key" => key = Some(Text::from(s.string()?)),
             "value" => {
@@ -232,7 +275,7 @@ fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
 /// An `AnyValue` object at `depth` (`None` inside: no value field it knows).
 fn any(s: &mut Scan<'_>, depth: usize) -> Option<Option<AttrValue>> {
     let mut value = None;
-    s.object(depth, |s, key| {
+    s.object_in_order(depth, &ANY_VALUE, |s, key| {
         // The key is compared once: a kind it does not know is skipped.
         let read: fn(&mut Scan<'_>, usize) -> Option<AttrValue> = match key {
             "stringValue" => |s, _| Some(AttrValue::Str(s.string()?.into())),
@@ -288,7 +331,7 @@ fn values(
     mut item: impl FnMut(&mut Scan<'_>) -> Option<()>,
 ) -> Option<()> {
     let mut seen = Seen::default();
-    s.object(depth, |s, key| match key {
+    s.object_in_order(depth, &VALUES, |s, key| match key {
         "values" => {
             seen.first(0)?;
             s.array(depth + 1, &mut item)
