@@ -15,7 +15,7 @@ use super::{
 };
 use crate::sse::SseEvent;
 use crate::types::{RequestInfo, RequestParams, ResponseInfo};
-use aitrace_core::json::{Scan, Seen};
+use aitrace_core::json::{Keys, Scan, Seen};
 
 #[derive(Deserialize)]
 #[cfg_attr(test, derive(Debug, PartialEq))]
@@ -536,6 +536,52 @@ fn opt_string(s: &mut Scan<'_>) -> Option<Option<String>> {
     s.opt_str().map(|v| v.map(Cow::into_owned))
 }
 
+// The fields of responses and chunks in the order OpenAI writes them (the scanner then
+// passes over most keys by comparing them with the text; any order reads).
+const RESPONSE: Keys = Keys::new(&[
+    "id",
+    "object",
+    "created",
+    "model",
+    "choices",
+    "usage",
+    "service_tier",
+    "system_fingerprint",
+]);
+const CHOICE: Keys = Keys::new(&["index", "message", "logprobs", "finish_reason"]);
+const USAGE: Keys = Keys::new(&[
+    "prompt_tokens",
+    "completion_tokens",
+    "total_tokens",
+    "prompt_tokens_details",
+    "completion_tokens_details",
+]);
+const PROMPT_DETAILS: Keys = Keys::new(&[
+    "cached_tokens",
+    "audio_tokens",
+    "text_tokens",
+    "image_tokens",
+]);
+const COMPLETION_DETAILS: Keys = Keys::new(&[
+    "reasoning_tokens",
+    "audio_tokens",
+    "accepted_prediction_tokens",
+    "rejected_prediction_tokens",
+    "text_tokens",
+    "image_tokens",
+]);
+const CHUNK: Keys = Keys::new(&[
+    "id",
+    "object",
+    "created",
+    "model",
+    "service_tier",
+    "system_fingerprint",
+    "choices",
+    "usage",
+]);
+const CHUNK_CHOICE: Keys = Keys::new(&["index", "delta", "logprobs", "finish_reason"]);
+
 impl ChatResponse {
     /// A response read as serde_json reads it, without building what is not kept
     /// (messages are checked and passed over): `None` for anything the strict reader
@@ -544,7 +590,7 @@ impl ChatResponse {
         let mut s = Scan::new(text);
         let mut r = ChatResponse::default();
         let mut seen = Seen::default();
-        s.object(0, |s, key| match key {
+        s.object_in_order(0, &RESPONSE, |s, key| match key {
             "id" => {
                 seen.first(0)?;
                 r.id = opt_string(s)?;
@@ -590,7 +636,7 @@ impl Choice {
     fn scan(s: &mut Scan<'_>) -> Option<Choice> {
         let mut choice = Choice::default();
         let mut seen = Seen::default();
-        s.object(2, |s, key| match key {
+        s.object_in_order(2, &CHOICE, |s, key| match key {
             "index" => {
                 seen.first(0)?;
                 choice.index = u32::try_from(s.index()?).ok()?;
@@ -612,7 +658,7 @@ impl ChatUsage {
     fn scan(s: &mut Scan<'_>, depth: usize) -> Option<ChatUsage> {
         let mut u = ChatUsage::default();
         let mut seen = Seen::default();
-        s.object(depth, |s, key| match key {
+        s.object_in_order(depth, &USAGE, |s, key| match key {
             "prompt_tokens" => {
                 seen.first(0)?;
                 u.prompt_tokens = s.opt_i64()?;
@@ -625,7 +671,7 @@ impl ChatUsage {
             }
             "prompt_tokens_details" => {
                 seen.first(2)?;
-                u.prompt_tokens_details = scan_details(s, depth + 1, "cached_tokens")?.map(
+                u.prompt_tokens_details = scan_details(s, depth + 1, &PROMPT_DETAILS)?.map(
                     |[cached_tokens, text_tokens, image_tokens, audio_tokens]| PromptDetails {
                         cached_tokens,
                         text_tokens,
@@ -637,7 +683,7 @@ impl ChatUsage {
             }
             "completion_tokens_details" => {
                 seen.first(3)?;
-                u.completion_tokens_details = scan_details(s, depth + 1, "reasoning_tokens")?.map(
+                u.completion_tokens_details = scan_details(s, depth + 1, &COMPLETION_DETAILS)?.map(
                     |[reasoning_tokens, text_tokens, image_tokens, audio_tokens]| {
                         CompletionDetails {
                             reasoning_tokens,
@@ -660,20 +706,21 @@ impl ChatUsage {
     }
 }
 
-/// A usage details object or `null`: the counts of `first`, `text_tokens`,
-/// `image_tokens` and `audio_tokens`, in that order.
-fn scan_details(s: &mut Scan<'_>, depth: usize, first: &str) -> Option<Option<[Option<i64>; 4]>> {
+/// A usage details object or `null`: the counts of `keys[0]` (cached or reasoning
+/// tokens), `text_tokens`, `image_tokens` and `audio_tokens`, in that order.
+fn scan_details(s: &mut Scan<'_>, depth: usize, keys: &Keys) -> Option<Option<[Option<i64>; 4]>> {
+    let first = keys.first();
     if s.opt_null()? {
         return Some(None);
     }
     let mut counts = [None; 4];
     let mut seen = Seen::default();
-    s.object(depth, |s, key| {
+    s.object_in_order(depth, keys, |s, key| {
         let n = match key {
             "text_tokens" => 1,
             "image_tokens" => 2,
             "audio_tokens" => 3,
-            k if k == first => 0,
+            k if Some(k) == first => 0,
             _ => return s.skip(depth + 1),
         };
         seen.first(n as u32)?;
@@ -925,7 +972,7 @@ impl<'a> Chunk<'a> {
         let mut s = Scan::new(text);
         let mut chunk = Chunk::default();
         let mut seen = Seen::default();
-        s.object(0, |s, key| match key {
+        s.object_in_order(0, &CHUNK, |s, key| match key {
             "id" => {
                 seen.first(0)?;
                 chunk.id = s.opt_str()?;
@@ -973,7 +1020,7 @@ impl<'a> ChunkChoice<'a> {
     fn scan(s: &mut Scan<'a>) -> Option<ChunkChoice<'a>> {
         let mut choice = ChunkChoice::default();
         let mut seen = Seen::default();
-        s.object(2, |s, key| match key {
+        s.object_in_order(2, &CHUNK_CHOICE, |s, key| match key {
             "index" => {
                 seen.first(0)?;
                 choice.index = s.index()?;
