@@ -302,6 +302,83 @@ impl<'a> Scan<'a> {
         }
     }
 
+    /// A string holding an integer, read as `str::parse::<u64>` reads its text (as
+    /// OTLP/JSON writes 64-bit integers): `None` where `parse` fails. Digits (an
+    /// optional `+` first) between quotes are read in place; any other string is
+    /// decoded first.
+    ///
+    /// ```
+    /// use aitrace_core::json::Scan;
+    ///
+    /// assert_eq!(Scan::new(r#""1700000000992000000""#).string_u64(), Some(1_700_000_000_992_000_000));
+    /// assert_eq!(Scan::new(r#""\u0031""#).string_u64(), Some(1));
+    /// assert_eq!(Scan::new(r#""-1""#).string_u64(), None);
+    /// ```
+    pub fn string_u64(&mut self) -> Option<u64> {
+        let start = self.at;
+        match self.digits_in_quotes(false) {
+            Some((false, n)) => Some(n),
+            Some((true, _)) => None,
+            None => {
+                self.at = start;
+                self.string()?.parse().ok()
+            }
+        }
+    }
+
+    /// A string holding an integer, read as `str::parse::<i64>` reads its text (see
+    /// [`Scan::string_u64`]).
+    ///
+    /// ```
+    /// use aitrace_core::json::Scan;
+    ///
+    /// assert_eq!(Scan::new(r#""-9223372036854775808""#).string_i64(), Some(i64::MIN));
+    /// assert_eq!(Scan::new(r#""9223372036854775808""#).string_i64(), None);
+    /// ```
+    pub fn string_i64(&mut self) -> Option<i64> {
+        let start = self.at;
+        match self.digits_in_quotes(true) {
+            Some((false, n)) => i64::try_from(n).ok(),
+            Some((true, n)) if n <= i64::MIN.unsigned_abs() => Some(0i64.wrapping_sub_unsigned(n)),
+            Some((true, _)) => None,
+            None => {
+                self.at = start;
+                self.string()?.parse().ok()
+            }
+        }
+    }
+
+    /// `"` digits `"` with an optional sign (`+`, or `-` when `minus`), as (negative,
+    /// magnitude); `None` for anything else (the caller reads the string then), a
+    /// magnitude past `u64` included.
+    #[inline]
+    fn digits_in_quotes(&mut self, minus: bool) -> Option<(bool, u64)> {
+        self.eat(b'"')?;
+        let bytes = self.bytes();
+        let negative = match bytes.get(self.at) {
+            Some(b'+') => {
+                self.at += 1;
+                false
+            }
+            Some(b'-') if minus => {
+                self.at += 1;
+                true
+            }
+            _ => false,
+        };
+        let first = self.at;
+        let mut n = 0u64;
+        while let Some(d) = bytes.get(self.at).filter(|b| b.is_ascii_digit()) {
+            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
+            self.at += 1;
+        }
+        if self.at == first || bytes.get(self.at) != Some(&b'"') {
+            return None;
+        }
+        self.at += 1;
+        Some((negative, n))
+    }
+
     /// `true` or `false`.
     pub fn boolean(&mut self) -> Option<bool> {
         match self.peek()? {
@@ -841,6 +918,62 @@ mod tests {
         }
         // Both kinds of edit were made: some objects still read, some did not.
         assert!(read > tried / 10 && read < tried, "{read} of {tried} read");
+    }
+
+    #[test]
+    fn integers_in_strings_read_as_str_parse_reads_them() {
+        let texts = [
+            "0",
+            "7",
+            "+7",
+            "-7",
+            "-0",
+            "+",
+            "-",
+            "",
+            "++1",
+            "+-1",
+            "007",
+            " 1",
+            "1 ",
+            "1a",
+            "\\u0031",
+            "1\\u0032",
+            "\\u002b5",
+            "18446744073709551615",
+            "18446744073709551616",
+            "9223372036854775807",
+            "9223372036854775808",
+            "-9223372036854775808",
+            "-9223372036854775809",
+            "99999999999999999999999",
+            "1.0",
+            "1e3",
+            "\\n",
+        ];
+        for t in texts {
+            let json = format!("\"{t}\"");
+            let decoded = serde_json::from_str::<String>(&json).ok();
+            let u = Scan::new(&json).string_u64();
+            let i = Scan::new(&json).string_i64();
+            assert_eq!(
+                u,
+                decoded.as_ref().and_then(|d| d.parse().ok()),
+                "u64 of {json}"
+            );
+            assert_eq!(
+                i,
+                decoded.as_ref().and_then(|d| d.parse().ok()),
+                "i64 of {json}"
+            );
+            // The position after a read is after the string.
+            let mut s = Scan::new(&json);
+            if s.string_u64().is_some() {
+                assert_eq!(s.rest(), "", "{json}");
+            }
+        }
+        // Not a string at all.
+        assert_eq!(Scan::new("12").string_u64(), None);
     }
 
     #[test]
