@@ -231,10 +231,16 @@ fn hex_id(s: &mut Scan<'_>) -> Option<Text> {
         return None;
     }
     let digits = text.strip_prefix("0x").unwrap_or(&text);
-    if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
-        return None;
+    // One pass: hex digits, and whether any is upper-case.
+    let mut upper = false;
+    for b in digits.bytes() {
+        match b {
+            b'0'..=b'9' | b'a'..=b'f' => {}
+            b'A'..=b'F' => upper = true,
+            _ => return None,
+        }
     }
-    Some(if digits.bytes().any(|b| b.is_ascii_uppercase()) {
+    Some(if upper {
         digits.to_ascii_lowercase().into()
     } else {
         digits.into()
@@ -245,7 +251,7 @@ fn hex_id(s: &mut Scan<'_>) -> Option<Text> {
 /// integers as strings).
 fn nanos(s: &mut Scan<'_>) -> Option<u64> {
     if s.peek()? == b'"' {
-        s.string()?.parse().ok()
+        s.string_u64()
     } else {
         s.u64()
     }
@@ -282,7 +288,7 @@ fn any(s: &mut Scan<'_>, depth: usize) -> Option<Option<AttrValue>> {
             "boolValue" => |s, _| Some(AttrValue::Bool(s.boolean()?)),
             "intValue" => |s, _| {
                 Some(AttrValue::Int(if s.peek()? == b'"' {
-                    s.string()?.parse().ok()?
+                    s.string_i64()?
                 } else {
                     s.i64()?
                 }))
