@@ -4,8 +4,10 @@
 //! passes over that, checking its syntax, and hands over only the fields asked for.
 //!
 //! It reads a *subset* of JSON and, for that subset, gives what serde_json gives: strings
-//! decoded, keys decoded before they are matched, integers and (some) decimals read as
-//! serde_json reads them, values skipped only when serde_json would accept them.
+//! decoded, keys decoded before they are matched (or compared with the text as they
+//! stand, when the caller says which it expects: [`Scan::object_in_order`]), integers
+//! and (some) decimals read as serde_json reads them, values skipped only when
+//! serde_json would accept them.
 //! Everything outside the subset makes the reading answer `None`: a `\u` escape of a
 //! surrogate, a number whose reading could differ between JSON readers, nesting deeper
 //! than [`MAX_DEPTH`], and bad syntax of any kind. A caller then reads the same text
