@@ -573,29 +573,10 @@ impl<'a> Scan<'a> {
     pub fn object(
         &mut self,
         depth: usize,
-        mut field: impl FnMut(&mut Self, &str) -> Option<()>,
+        field: impl FnMut(&mut Self, &str) -> Option<()>,
     ) -> Option<()> {
-        if depth >= MAX_DEPTH {
-            return None;
-        }
-        self.eat(b'{')?;
-        if self.peek()? == b'}' {
-            self.at += 1;
-            return Some(());
-        }
-        loop {
-            let key = self.string()?;
-            self.eat(b':')?;
-            field(self, &key)?;
-            match self.peek()? {
-                b',' => self.at += 1,
-                b'}' => {
-                    self.at += 1;
-                    return Some(());
-                }
-                _ => return None,
-            }
-        }
+        // No key expected: each is decoded.
+        self.object_in_order(depth, &Keys(&[]), field)
     }
 
     /// An object whose keys usually come in the order of `keys` (as a producer writes
@@ -650,7 +631,6 @@ impl<'a> Scan<'a> {
         }
         let mut next = 0;
         loop {
-            self.peek()?;
             match self.expected_key(keys, &mut next) {
                 Some(key) => {
                     self.eat(b':')?;
@@ -680,6 +660,10 @@ impl<'a> Scan<'a> {
     /// quotes, passed over (and `next` moved past it).
     #[inline]
     fn expected_key(&mut self, keys: &[&'static str], next: &mut usize) -> Option<&'static str> {
+        if keys.is_empty() {
+            return None;
+        }
+        self.peek()?;
         let rest = self.bytes().get(self.at..)?;
         let (&b'"', rest) = rest.split_first()? else {
             return None;
