@@ -141,12 +141,29 @@ impl<'a> Scan<'a> {
     }
 
     fn literal(&mut self, word: &[u8]) -> Option<()> {
-        if self.bytes()[self.at..].starts_with(word) {
+        if self.bytes().get(self.at..)?.starts_with(word) {
             self.at += word.len();
             Some(())
         } else {
             None
         }
+    }
+
+    /// Passes over `text` if it is what comes next, byte for byte (no whitespace
+    /// skipped before it): for a caller that reads a layout it knows a producer writes,
+    /// e.g. `","value":{"`, and otherwise reads the general way from where it was.
+    ///
+    /// ```
+    /// use aitrace_core::json::Scan;
+    ///
+    /// let mut s = Scan::new(r#"{"key":"k"}"#);
+    /// assert_eq!(s.exactly(r#"{"key":"#), Some(()));
+    /// assert_eq!(s.string().as_deref(), Some("k"));
+    /// assert_eq!(s.exactly(" }"), None);
+    /// assert_eq!(s.rest(), "}");
+    /// ```
+    pub fn exactly(&mut self, text: &str) -> Option<()> {
+        self.literal(text.as_bytes())
     }
 
     /// What is left to read, as it is (whitespace included).
