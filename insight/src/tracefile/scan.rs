@@ -16,7 +16,7 @@
 
 use std::borrow::Cow;
 
-use aitrace_core::json::{Keys, Scan, Seen};
+use aitrace_core::json::{Keys, Scan, Seen, MAX_DEPTH};
 
 use super::wire::kvlist_text;
 use super::{hex, AttrValue, EventRecord, SpanRecord, Text};
@@ -260,6 +260,9 @@ fn nanos(s: &mut Scan<'_>) -> Option<u64> {
 /// A `KeyValue` object at `depth`: the key and its value (an empty `Other` when it
 /// has none).
 fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
+    if let Some(kv) = attr_in_layout(s, depth) {
+        return Some(kv);
+    }
     let (mut key, mut value) = (None, None);
     s.object_in_order(depth, &KEY_VALUE, |s, k| {
         match k {
@@ -276,6 +279,40 @@ fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
         Some(())
     })?;
     Some((key?, value.unwrap_or(AttrValue::Other(Text::new()))))
+}
+
+/// An attribute with a string, integer, double or boolean value, written as OTLP/JSON
+/// exporters write it (`{"key":"k","value":{"stringValue":"v"}}`, no whitespace): read
+/// from that layout, without the two objects' loops. Anything else (another layout,
+/// another kind, `null`, an escape the scanner leaves to serde) is `None`, and the
+/// attribute is read the general way from where it starts; the same key and value
+/// either way.
+fn attr_in_layout(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
+    if depth + 1 >= MAX_DEPTH {
+        return None;
+    }
+    let mut t = s.clone();
+    t.exactly(r#"{"key":"#)?;
+    let key = Text::from(t.string()?);
+    t.exactly(r#","value":{""#)?;
+    let value = if t.exactly(r#"stringValue":"#).is_some() {
+        AttrValue::Str(t.string()?.into())
+    } else if t.exactly(r#"intValue":"#).is_some() {
+        AttrValue::Int(if t.peek()? == b'"' {
+            t.string_i64()?
+        } else {
+            t.i64()?
+        })
+    } else if t.exactly(r#"doubleValue":"#).is_some() {
+        AttrValue::Double(t.f64()?)
+    } else if t.exactly(r#"boolValue":"#).is_some() {
+        AttrValue::Bool(t.boolean()?)
+    } else {
+        return None;
+    };
+    t.exactly("}}")?;
+    *s = t;
+    Some((key, value))
 }
 
 /// An `AnyValue` object at `depth` (`None` inside: no value field it knows).
