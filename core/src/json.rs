@@ -54,8 +54,9 @@ use std::borrow::Cow;
 pub const MAX_DEPTH: usize = 64;
 
 /// The keys [`Scan::object_in_order`] expects, in the order a producer writes them. Made
-/// in a constant: a key that could not stand between quotes as it is (a quote, a
-/// backslash or a control character in it) fails the build.
+/// in a constant, a key that could not stand between quotes as it is (a quote, a
+/// backslash or a control character in it) fails the build ([`Keys::new`] called at run
+/// time panics instead).
 ///
 /// ```compile_fail
 /// const BAD: aitrace_core::json::Keys = aitrace_core::json::Keys::new(&["a\"b"]);
@@ -346,7 +347,7 @@ impl<'a> Scan<'a> {
     }
 
     /// A string holding an integer, read as `str::parse::<i64>` reads its text (see
-    /// [`Scan::string_u64`]).
+    /// [`Scan::string_u64`]; a `-` or a `+` first is read in place too).
     ///
     /// ```
     /// use aitrace_core::json::Scan;

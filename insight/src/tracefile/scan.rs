@@ -282,8 +282,10 @@ fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
 }
 
 /// An attribute with a string, integer, double or boolean value, written as OTLP/JSON
-/// exporters write it (`{"key":"k","value":{"stringValue":"v"}}`, no whitespace): read
-/// from that layout, without the two objects' loops. Anything else (another layout,
+/// exporters write it (`{"key":"k","value":{"stringValue":"v"}}`): read from that
+/// layout, without the two objects' loops. Its literal parts (`{"key":`,
+/// `,"value":{"`, the kind's name and `":`, `}}`) must stand as written; the key and the
+/// value are read as anywhere else (whitespace before them skipped). Anything else (another layout,
 /// another kind, `null`, an escape the scanner leaves to serde) is `None`, and the
 /// attribute is read the general way from where it starts; the same key and value
 /// either way.

@@ -556,6 +556,8 @@ const USAGE: Keys = Keys::new(&[
     "prompt_tokens_details",
     "completion_tokens_details",
 ]);
+// A details object's first key is the count `scan_details` puts first (cached, or
+// reasoning tokens): it stays first whatever the order of the others.
 const PROMPT_DETAILS: Keys = Keys::new(&[
     "cached_tokens",
     "audio_tokens",
