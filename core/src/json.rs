@@ -386,13 +386,9 @@ impl<'a> Scan<'a> {
             }
             _ => false,
         };
-        let first = self.at;
-        let mut n = 0u64;
-        while let Some(d) = bytes.get(self.at).filter(|b| b.is_ascii_digit()) {
-            n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-            self.at += 1;
-        }
-        if self.at == first || bytes.get(self.at) != Some(&b'"') {
+        let mut count = 0;
+        let n = self.decimal_digits(0, &mut count)?;
+        if count == 0 || bytes.get(self.at) != Some(&b'"') {
             return None;
         }
         self.at += 1;
@@ -528,10 +524,7 @@ impl<'a> Scan<'a> {
         self.at += 1;
         let mut n = u64::from(first - b'0');
         if n != 0 {
-            while let Some(d) = bytes.get(self.at).filter(|b| b.is_ascii_digit()) {
-                n = n.checked_mul(10)?.checked_add(u64::from(d - b'0'))?;
-                self.at += 1;
-            }
+            n = self.decimal_digits(n, &mut 0)?;
         }
         match bytes.get(self.at) {
             Some(b'0'..=b'9' | b'.' | b'e' | b'E') => None,
