@@ -281,14 +281,40 @@ fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
     Some((key?, value.unwrap_or(AttrValue::Other(Text::new()))))
 }
 
+/// An `AnyValue`'s scalar kinds, read alike by [`any`] and by [`attr_in_layout`].
+#[derive(Clone, Copy)]
+enum Scalar {
+    Str,
+    Int,
+    Double,
+    Bool,
+}
+
+impl Scalar {
+    /// A value of this kind.
+    #[inline]
+    fn read(self, s: &mut Scan<'_>) -> Option<AttrValue> {
+        Some(match self {
+            Scalar::Str => AttrValue::Str(s.string()?.into()),
+            Scalar::Int => AttrValue::Int(if s.peek()? == b'"' {
+                s.string_i64()?
+            } else {
+                s.i64()?
+            }),
+            Scalar::Double => AttrValue::Double(s.f64()?),
+            Scalar::Bool => AttrValue::Bool(s.boolean()?),
+        })
+    }
+}
+
 /// An attribute with a string, integer, double or boolean value, written as OTLP/JSON
 /// exporters write it (`{"key":"k","value":{"stringValue":"v"}}`): read from that
 /// layout, without the two objects' loops. Its literal parts (`{"key":`,
-/// `,"value":{"`, the kind's name and `":`, `}}`) must stand as written; the key and the
-/// value are read as anywhere else (whitespace before them skipped). Anything else (another layout,
-/// another kind, `null`, an escape the scanner leaves to serde) is `None`, and the
-/// attribute is read the general way from where it starts; the same key and value
-/// either way.
+/// `,"value":{"`, the kind's name and `":`, `}}`) must stand as written; the key and
+/// the value are read as anywhere else (whitespace before them skipped). Anything else
+/// (another layout, another kind, `null`, an escape the scanner leaves to serde) is
+/// `None`, and the attribute is read the general way from where it starts; the same key
+/// and value either way.
 fn attr_in_layout(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
     if depth + 1 >= MAX_DEPTH {
         return None;
@@ -297,21 +323,20 @@ fn attr_in_layout(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
     t.exactly(r#"{"key":"#)?;
     let key = Text::from(t.string()?);
     t.exactly(r#","value":{""#)?;
-    let value = if t.exactly(r#"stringValue":"#).is_some() {
-        AttrValue::Str(t.string()?.into())
+    // The kind's name and its colon compared at once, literals of known length (a
+    // loop over a table of names cost 3% of a file's decoding).
+    let kind = if t.exactly(r#"stringValue":"#).is_some() {
+        Scalar::Str
     } else if t.exactly(r#"intValue":"#).is_some() {
-        AttrValue::Int(if t.peek()? == b'"' {
-            t.string_i64()?
-        } else {
-            t.i64()?
-        })
+        Scalar::Int
     } else if t.exactly(r#"doubleValue":"#).is_some() {
-        AttrValue::Double(t.f64()?)
+        Scalar::Double
     } else if t.exactly(r#"boolValue":"#).is_some() {
-        AttrValue::Bool(t.boolean()?)
+        Scalar::Bool
     } else {
         return None;
     };
+    let value = kind.read(&mut t)?;
     t.exactly("}}")?;
     *s = t;
     Some((key, value))
@@ -323,16 +348,10 @@ fn any(s: &mut Scan<'_>, depth: usize) -> Option<Option<AttrValue>> {
     s.object_in_order(depth, &ANY_VALUE, |s, key| {
         // The key is compared once: a kind it does not know is skipped.
         let read: fn(&mut Scan<'_>, usize) -> Option<AttrValue> = match key {
-            "stringValue" => |s, _| Some(AttrValue::Str(s.string()?.into())),
-            "boolValue" => |s, _| Some(AttrValue::Bool(s.boolean()?)),
-            "intValue" => |s, _| {
-                Some(AttrValue::Int(if s.peek()? == b'"' {
-                    s.string_i64()?
-                } else {
-                    s.i64()?
-                }))
-            },
-            "doubleValue" => |s, _| Some(AttrValue::Double(s.f64()?)),
+            "stringValue" => |s, _| Scalar::Str.read(s),
+            "boolValue" => |s, _| Scalar::Bool.read(s),
+            "intValue" => |s, _| Scalar::Int.read(s),
+            "doubleValue" => |s, _| Scalar::Double.read(s),
             "arrayValue" => |s, depth| {
                 let mut items = Vec::new();
                 values(s, depth + 1, |s| {
