@@ -156,14 +156,32 @@ pub fn format_rfc3339(unix_nano: u64) -> String {
 /// `850µs`, `12.3ms`, `1.24s` (rounded half up; integer arithmetic, as a report of
 /// 100k spans formats as many durations).
 pub fn format_duration(nanos: u64) -> String {
+    let mut text = String::with_capacity(8);
+    push_duration(&mut text, nanos);
+    text
+}
+
+/// [`format_duration`], appended to `out` (no allocation of its own; a tree of 100k
+/// spans writes as many).
+pub(crate) fn push_duration(out: &mut String, nanos: u64) {
+    let mut digits = itoa::Buffer::new();
+    let digit = |n: u64| char::from(b'0' + (n % 10) as u8);
     if nanos < 1_000_000 {
-        format!("{}µs", nanos / 1_000)
+        out.push_str(digits.format(nanos / 1_000));
+        out.push_str("µs");
     } else if nanos < 1_000_000_000 {
         let tenths = (nanos + 50_000) / 100_000;
-        format!("{}.{}ms", tenths / 10, tenths % 10)
+        out.push_str(digits.format(tenths / 10));
+        out.push('.');
+        out.push(digit(tenths));
+        out.push_str("ms");
     } else {
         let hundredths = nanos / 10_000_000 + u64::from(nanos % 10_000_000 >= 5_000_000);
-        format!("{}.{:02}s", hundredths / 100, hundredths % 100)
+        out.push_str(digits.format(hundredths / 100));
+        out.push('.');
+        out.push(digit(hundredths / 10));
+        out.push(digit(hundredths));
+        out.push('s');
     }
 }
 

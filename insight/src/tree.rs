@@ -37,7 +37,7 @@ use aitrace_core::conventions as c;
 
 use crate::cost::{span_cost, Totals};
 use crate::text::printable;
-use crate::time::{format_duration, format_rfc3339};
+use crate::time::{format_duration, format_rfc3339, push_duration};
 use crate::tracefile::{AttrValue, SpanRecord};
 use crate::Trace;
 
@@ -98,26 +98,41 @@ pub fn write_tree(out: &mut dyn Write, traces: &[Trace], options: &TreeOptions) 
     Ok(())
 }
 
-fn prefixes(trace: &Trace) -> Vec<String> {
-    let mut lasts: Vec<bool> = Vec::new();
-    trace
-        .spans
-        .iter()
-        .map(|s| {
-            lasts.truncate(s.depth);
-            let mut prefix = String::new();
-            let skip = s.depth.saturating_sub(MAX_INDENT);
-            if skip > 0 {
-                prefix.push_str(&format!("…{skip} "));
-            }
-            for &last in lasts.iter().skip(skip) {
-                prefix.push_str(if last { "   " } else { "│  " });
-            }
-            prefix.push_str(if s.last_sibling { "└─ " } else { "├─ " });
-            lasts.push(s.last_sibling);
-            prefix
-        })
-        .collect()
+/// Characters of the tree lines before the name of a span at `depth` with `open`
+/// ancestor levels drawn above it (its depth, in a well-formed tree order): a `…N `
+/// marker for the levels left out, three per level shown, three for the branch.
+fn prefix_width(open: usize, depth: usize) -> usize {
+    let skip = depth.saturating_sub(MAX_INDENT);
+    let marker = if skip > 0 {
+        skip.ilog10() as usize + 3
+    } else {
+        0
+    };
+    marker + 3 * open.saturating_sub(skip) + 3
+}
+
+/// Appends the tree lines before a span's name and returns how many characters they
+/// are. `lasts` holds, for each ancestor level, whether that ancestor was a last
+/// sibling; it is kept up to date for the next span in tree order.
+fn push_prefix(
+    line: &mut String,
+    lasts: &mut Vec<bool>,
+    depth: usize,
+    last_sibling: bool,
+) -> usize {
+    use std::fmt::Write as _;
+    lasts.truncate(depth);
+    let width = prefix_width(lasts.len(), depth);
+    let skip = depth.saturating_sub(MAX_INDENT);
+    if skip > 0 {
+        let _ = write!(line, "…{skip} ");
+    }
+    for &last in lasts.iter().skip(skip) {
+        line.push_str(if last { "   " } else { "│  " });
+    }
+    line.push_str(if last_sibling { "└─ " } else { "├─ " });
+    lasts.push(last_sibling);
+    width
 }
 
 fn write_trace(
@@ -126,6 +141,7 @@ fn write_trace(
     o: &TreeOptions,
     line: &mut String,
 ) -> io::Result<()> {
+    use std::fmt::Write as _;
     let paint = |code: &'static str| if o.color { code } else { "" };
     let t0 = trace.start_unix_nano();
     let total = trace.end_unix_nano().saturating_sub(t0);
@@ -149,16 +165,23 @@ fn write_trace(
     }
     writeln!(out)?;
 
-    let prefixes = prefixes(trace);
+    // The prefixes' widths as `push_prefix` will draw them (`open` follows its `lasts`).
+    let mut open = 0;
     let width = trace
         .spans
         .iter()
-        .zip(&prefixes)
-        .map(|(s, p)| p.chars().count() + s.span.name.chars().count())
+        .map(|s| {
+            open = open.min(s.depth);
+            let prefix = prefix_width(open, s.depth);
+            open += 1;
+            prefix + s.span.name.chars().count()
+        })
         .max()
         .unwrap_or(0)
         .min(o.max_name_width.max(8));
-    for (s, prefix) in trace.spans.iter().zip(&prefixes) {
+    let mut lasts: Vec<bool> = Vec::new();
+    let mut duration = String::new();
+    for s in &trace.spans {
         let span = &s.span;
         let name = printable(&span.name);
         let error = span.is_error();
@@ -170,9 +193,9 @@ fn write_trace(
         } else {
             ""
         };
-        line.push_str(prefix);
+        let prefix_chars = push_prefix(line, &mut lasts, s.depth, s.last_sibling);
         line.push_str(paint(name_color));
-        let room = width.saturating_sub(prefix.chars().count()).max(MIN_NAME);
+        let room = width.saturating_sub(prefix_chars).max(MIN_NAME);
         let name_len = name.chars().count();
         if name_len > room {
             line.extend(name.chars().take(room.saturating_sub(1)));
@@ -181,7 +204,7 @@ fn write_trace(
             line.push_str(&name);
         }
         line.push_str(paint(if name_color.is_empty() { "" } else { RESET }));
-        let used = prefix.chars().count() + name_len.min(room);
+        let used = prefix_chars + name_len.min(room);
         line.extend(std::iter::repeat_n(' ', width.saturating_sub(used)));
         if o.bar_width > 0 {
             line.push_str("  ");
@@ -196,10 +219,18 @@ fn write_trace(
             push_bar(line, span, t0, total, o.bar_width);
             line.push_str(paint(RESET));
         }
-        line.push_str(&format!("  {:>8}", format_duration(span.duration_nanos())));
+        // Right-aligned in eight characters, as `{:>8}` would.
+        duration.clear();
+        push_duration(&mut duration, span.duration_nanos());
+        line.push_str("  ");
+        line.extend(std::iter::repeat_n(
+            ' ',
+            8usize.saturating_sub(duration.chars().count()),
+        ));
+        line.push_str(&duration);
         if let Some(why) = span.error_text() {
             let why = printable(&why);
-            line.push_str(&format!("  {}ERROR({why}){}", paint(RED), paint(RESET)));
+            let _ = write!(line, "  {}ERROR({why}){}", paint(RED), paint(RESET));
         }
         let details_from = line.len();
         push_details(line, span);
@@ -209,7 +240,7 @@ fn write_trace(
         }
         let parent_service = s.parent.map(|p| trace.spans[p].span.service.as_str());
         if parent_service.is_some_and(|p| p != span.service) && !span.service.is_empty() {
-            line.push_str(&format!("  [{}]", printable(&span.service)));
+            let _ = write!(line, "  [{}]", printable(&span.service));
         }
         if s.orphan {
             line.push_str("  (orphan)");
@@ -217,7 +248,8 @@ fn write_trace(
         if s.cycle {
             line.push_str("  (cycle)");
         }
-        writeln!(out, "{line}")?;
+        line.push('\n');
+        out.write_all(line.as_bytes())?;
     }
     let totals = Totals::of_trace(trace);
     if totals.llm_calls > 0 {
@@ -253,16 +285,22 @@ fn push_bar(line: &mut String, span: &SpanRecord, t0: u64, total: u64, width: us
         let to = (end * halves).div_ceil(total).clamp(from + 1, halves);
         (from, to)
     };
-    for cell in 0..width as u128 {
+    // Blank up to the bar's first cell and after its last; within, each cell is
+    // full or half.
+    let (from, to) = (from as usize, to as usize);
+    let (first, end) = (from / 2, to.div_ceil(2));
+    line.extend(std::iter::repeat_n(' ', first));
+    for cell in first..end {
         let left = (from..to).contains(&(2 * cell));
         let right = (from..to).contains(&(2 * cell + 1));
-        line.push(match (left, right) {
-            (true, true) => '█',
-            (true, false) => '▌',
-            (false, true) => '▐',
-            (false, false) => ' ',
+        line.push_str(match (left, right) {
+            (true, true) => "█",
+            (true, false) => "▌",
+            (false, true) => "▐",
+            (false, false) => " ",
         });
     }
+    line.extend(std::iter::repeat_n(' ', width - end));
 }
 
 fn int(span: &SpanRecord, key: &str) -> Option<i64> {
@@ -310,7 +348,8 @@ fn push_details(line: &mut String, span: &SpanRecord) {
         .and_then(AttrValue::as_f64)
         .filter(|t| t.is_finite() && *t >= 0.0)
     {
-        let _ = write!(line, "  ttft={}", format_duration((ttft * 1e9) as u64));
+        line.push_str("  ttft=");
+        push_duration(line, (ttft * 1e9) as u64);
     }
     if let Some(status) = span.attr(c::HTTP_RESPONSE_STATUS_CODE) {
         let _ = write!(line, "  status={status}");
