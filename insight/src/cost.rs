@@ -21,7 +21,6 @@
 //! assert_eq!(json["total"]["cost_usd"], 0.5);
 //! ```
 
-use std::collections::HashMap;
 use std::io::{self, Write};
 
 use serde::{Serialize, Serializer};
@@ -31,6 +30,7 @@ use aitrace_core::cost::Cost;
 
 use crate::text::printable;
 use crate::time::{format_duration, format_rfc3339};
+use crate::trace::IdMap;
 use crate::tracefile::{AttrValue, SpanRecord};
 use crate::Trace;
 
@@ -302,8 +302,9 @@ impl CostReport {
         let mut total = Totals::default();
         let mut rows = Vec::with_capacity(traces.len());
         let mut agent_runs = Vec::new();
-        let mut models: HashMap<(String, String), Totals> = HashMap::new();
-        let mut providers: HashMap<String, Totals> = HashMap::new();
+        // Per provider, its totals and its models' (each name copied once, when first
+        // seen).
+        let mut providers: IdMap<String, (Totals, IdMap<String, Totals>)> = IdMap::default();
         for trace in traces {
             // Each call's totals, once, for the agent runs' range sums below.
             let mut calls: Vec<Option<Totals>> = vec![None; trace.spans.len()];
@@ -322,18 +323,26 @@ impl CostReport {
                 one.add_call(&s.span);
                 trace_totals.add(&one);
                 let provider = provider_of(&s.span);
-                let model = s
-                    .span
-                    .model()
-                    .map_or_else(|| "unknown".to_owned(), ToString::to_string);
-                models
-                    .entry((provider.to_owned(), model))
-                    .or_default()
-                    .add(&one);
-                match providers.get_mut(provider) {
+                let shown;
+                let model = match s.span.model() {
+                    None => "unknown",
+                    Some(v) => match v.as_str() {
+                        Some(name) => name,
+                        None => {
+                            shown = v.to_string();
+                            &shown
+                        }
+                    },
+                };
+                let (provider_totals, models) = match providers.get_mut(provider) {
+                    Some(p) => p,
+                    None => providers.entry(provider.to_owned()).or_default(),
+                };
+                provider_totals.add(&one);
+                match models.get_mut(model) {
                     Some(t) => t.add(&one),
                     None => {
-                        providers.insert(provider.to_owned(), one);
+                        models.insert(model.to_owned(), one);
                     }
                 }
                 calls[i] = Some(one);
@@ -379,12 +388,14 @@ impl CostReport {
                 .cmp(&b.start_unix_nano)
                 .then_with(|| a.trace_id.cmp(&b.trace_id))
         });
-        let mut models: Vec<ModelCost> = models
-            .into_iter()
-            .map(|((provider, model), totals)| ModelCost {
-                provider,
-                model,
-                totals,
+        let mut models: Vec<ModelCost> = providers
+            .iter_mut()
+            .flat_map(|(provider, (_, models))| {
+                models.drain().map(|(model, totals)| ModelCost {
+                    provider: provider.clone(),
+                    model,
+                    totals,
+                })
             })
             .collect();
         models.sort_by(|a, b| {
@@ -393,7 +404,7 @@ impl CostReport {
         });
         let mut providers: Vec<ProviderCost> = providers
             .into_iter()
-            .map(|(provider, totals)| ProviderCost { provider, totals })
+            .map(|(provider, (totals, _))| ProviderCost { provider, totals })
             .collect();
         providers.sort_by(|a, b| {
             by_cost(&a.totals, &b.totals).then_with(|| a.provider.cmp(&b.provider))

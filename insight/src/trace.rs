@@ -6,7 +6,7 @@ use crate::tracefile::SpanRecord;
 
 /// Maps of ids: foldhash (randomly seeded per map) instead of SipHash, which was 2% of
 /// reading and grouping a file.
-type IdMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
+pub(crate) type IdMap<K, V> = HashMap<K, V, foldhash::fast::RandomState>;
 
 /// A span in its trace's tree.
 #[derive(Debug, Clone, PartialEq)]
