@@ -1194,18 +1194,25 @@ fn set_if_some(slot: &mut Option<String>, value: Option<Cow<'_, str>>) {
 /// Whether a chat chunk may say something beyond a content delta: a non-null
 /// `finish_reason` or `usage`, or an `error`. Conservative: when unsure, `true`.
 fn chunk_has_news(data: &[u8]) -> bool {
-    let Ok(text) = std::str::from_utf8(data) else {
-        return true;
-    };
-    if text.contains("\"error\"") {
+    use memchr::memmem::Finder;
+    use std::sync::LazyLock;
+    // Searchers built once: building one per search (as `str::find` does) cost more
+    // than the search, three times a chunk.
+    static ERROR: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(b"\"error\""));
+    static NON_NULL: LazyLock<[Finder<'static>; 2]> =
+        LazyLock::new(|| [Finder::new(b"\"finish_reason\""), Finder::new(b"\"usage\"")]);
+    if std::str::from_utf8(data).is_err() || ERROR.find(data).is_some() {
         return true;
     }
-    for key in ["\"finish_reason\"", "\"usage\""] {
-        let mut rest = text;
-        while let Some(at) = rest.find(key) {
-            rest = &rest[at + key.len()..];
-            let value = rest.trim_start().strip_prefix(':').map(str::trim_start);
-            if !value.is_some_and(|v| v.starts_with("null")) {
+    for key in NON_NULL.iter() {
+        let mut rest = data;
+        while let Some(at) = key.find(rest) {
+            rest = &rest[at + key.needle().len()..];
+            let value = rest
+                .trim_ascii_start()
+                .strip_prefix(b":")
+                .map(<[u8]>::trim_ascii_start);
+            if !value.is_some_and(|v| v.starts_with(b"null")) {
                 return true;
             }
         }
@@ -1365,6 +1372,15 @@ mod tests {
             br#"{"choices":[],"usage" : {"prompt_tokens":1}}"#
         ));
         assert!(chunk_has_news(br#"{"error":{"message":"x"}}"#));
+        // A later choice's reason, after a null one; whitespace around the colon.
+        assert!(chunk_has_news(
+            br#"{"choices":[{"index":0,"finish_reason":null},{"index":1,"finish_reason" :	"stop"}]}"#
+        ));
+        assert!(!chunk_has_news(
+            b"{\"choices\":[{\"finish_reason\" \r\n: null}],\"usage\":\tnull}"
+        ));
+        // Not UTF-8: left to the parse, which says why.
+        assert!(chunk_has_news(b"{\"choices\":[{\"delta\":{\"content\":\"\xff\"}}]}"));
         // Quotes inside content are escaped, so a token that spells a key is no news.
         assert!(!chunk_has_news(
             br#"{"choices":[{"delta":{"content":"\"usage\": 5"}}]}"#
