@@ -1380,7 +1380,9 @@ mod tests {
             b"{\"choices\":[{\"finish_reason\" \r\n: null}],\"usage\":\tnull}"
         ));
         // Not UTF-8: left to the parse, which says why.
-        assert!(chunk_has_news(b"{\"choices\":[{\"delta\":{\"content\":\"\xff\"}}]}"));
+        assert!(chunk_has_news(
+            b"{\"choices\":[{\"delta\":{\"content\":\"\xff\"}}]}"
+        ));
         // Quotes inside content are escaped, so a token that spells a key is no news.
         assert!(!chunk_has_news(
             br#"{"choices":[{"delta":{"content":"\"usage\": 5"}}]}"#
