@@ -314,7 +314,9 @@ fn plan(records: &[SpanRecord]) -> Plans {
 /// Working lists of [`TreeScratch::lay_out`], kept between traces so that a file of
 /// many small traces does not allocate them again for each.
 #[derive(Default)]
-struct TreeScratch {
+struct TreeScratch<'a> {
+    /// Position of the first span with each span id (ids borrowed from the records).
+    first: IdMap<&'a str, usize>,
     keep: Vec<bool>,
     orphan: Vec<bool>,
     visited: Vec<bool>,
@@ -328,13 +330,13 @@ struct TreeScratch {
     stack: Vec<(usize, usize)>,
 }
 
-impl TreeScratch {
+impl<'a> TreeScratch<'a> {
     /// Sorts one trace's `members` (record indices) by start time, then lays the
     /// trace out: depth first from the roots, children by start time. Appends the
     /// spans in tree order to `placed`; returns how many duplicates were dropped.
     fn lay_out(
         &mut self,
-        records: &[SpanRecord],
+        records: &'a [SpanRecord],
         members: &mut [usize],
         placed: &mut Vec<Placed>,
     ) -> usize {
@@ -349,7 +351,8 @@ impl TreeScratch {
         let span = |i: usize| &records[members[i]];
         // Span ids are unique in a trace: a second copy is a duplicate export. Keep the
         // first (earliest) copy. Positions below are positions in `members`.
-        let mut first: IdMap<&str, usize> = IdMap::with_capacity_and_hasher(n, Default::default());
+        let first = &mut self.first;
+        first.clear();
         reset(&mut self.keep, n, true);
         for i in 0..n {
             if *first.entry(span(i).span_id.as_str()).or_insert(i) != i {
@@ -381,7 +384,6 @@ impl TreeScratch {
                 }
             }
         }
-        drop(first);
         // Children lists, each in start order, in one array.
         for p in 0..n {
             self.child_start[p + 1] += self.child_start[p];
