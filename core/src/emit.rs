@@ -53,6 +53,50 @@ use crate::conventions;
 
 static WITHOUT_SUBSCRIBER: AtomicBool = AtomicBool::new(false);
 
+/// Span names kept for the life of the process, at most.
+const LASTING_NAMES: usize = 256;
+
+/// The longest span name kept for the life of the process, in bytes.
+const LASTING_NAME_BYTES: usize = 128;
+
+/// The span names calls repeat (`chat gpt-4o-mini`, `execute_tool search`), each
+/// allocated once and then held as a `&'static str`. A span's name goes to the
+/// exporter's thread with the span: a name of its own is an allocation made here
+/// and freed there, which contends with the application's allocations, and the
+/// `tracing` fallback of [`OtelSpan`] needs a copy of it. The first
+/// [`LASTING_NAMES`] distinct names of at most [`LASTING_NAME_BYTES`] are kept (at
+/// most 32 KiB, whatever callers name their spans); any other name is used as it
+/// comes.
+fn lasting_name(name: Cow<'static, str>) -> Cow<'static, str> {
+    type Names = std::collections::HashSet<&'static str, foldhash::fast::RandomState>;
+    static NAMES: std::sync::LazyLock<std::sync::RwLock<Names>> =
+        std::sync::LazyLock::new(Default::default);
+    let Cow::Owned(owned) = name else {
+        return name;
+    };
+    if owned.len() > LASTING_NAME_BYTES {
+        return Cow::Owned(owned);
+    }
+    let known = NAMES
+        .read()
+        .unwrap_or_else(|e| e.into_inner())
+        .get(owned.as_str())
+        .copied();
+    if let Some(known) = known {
+        return Cow::Borrowed(known);
+    }
+    let mut names = NAMES.write().unwrap_or_else(|e| e.into_inner());
+    if let Some(known) = names.get(owned.as_str()) {
+        return Cow::Borrowed(known);
+    }
+    if names.len() >= LASTING_NAMES {
+        return Cow::Owned(owned);
+    }
+    let kept: &'static str = Box::leak(owned.into_boxed_str());
+    names.insert(kept);
+    Cow::Borrowed(kept)
+}
+
 /// Makes layers emit spans even when no `tracing` subscriber is installed (for
 /// applications that use the OpenTelemetry API and a global tracer provider alone).
 pub fn set_enabled_without_subscriber(on: bool) {
@@ -206,6 +250,7 @@ impl OtelSpan {
         if !is_active() {
             return OtelSpan::off(parent.clone());
         }
+        let name = lasting_name(name);
         let mut attributes = attributes;
         crate::context::extend_span_attributes(parent, &mut attributes);
         // Caller-controlled names and ids (a model name from the request) are bounded.
@@ -504,5 +549,40 @@ fn safe_status(status: Status) -> Status {
             description: Cow::Owned(text),
         } => Status::error(crate::content::safe_message(&text)),
         other => other,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn span_names_are_kept_up_to_the_bound_and_always_come_out_unchanged() {
+        // The first sighting of a name is kept; the next gives the same string back.
+        let first = lasting_name(Cow::Owned("chat lasting-test-model".to_owned()));
+        let again = lasting_name(Cow::Owned("chat lasting-test-model".to_owned()));
+        match (&first, &again) {
+            (Cow::Borrowed(a), Cow::Borrowed(b)) => assert!(std::ptr::eq(*a, *b)),
+            other => panic!("not kept: {other:?}"),
+        }
+        assert_eq!(again, "chat lasting-test-model");
+        // A long name is never kept.
+        let long = "x".repeat(LASTING_NAME_BYTES + 1);
+        assert!(matches!(lasting_name(Cow::Owned(long.clone())), Cow::Owned(n) if n == long));
+        // Past the bound, names are used as they come, and still come out unchanged.
+        let mut kept = 0;
+        for i in 0..LASTING_NAMES + 50 {
+            let name = format!("execute_tool tool-{i}");
+            let out = lasting_name(Cow::Owned(name.clone()));
+            assert_eq!(out, name);
+            kept += usize::from(matches!(out, Cow::Borrowed(_)));
+        }
+        assert!(kept < LASTING_NAMES, "{kept} kept");
+        assert!(kept > 0);
+        // A static name is passed through as it is.
+        assert!(matches!(
+            lasting_name(Cow::Borrowed("chat")),
+            Cow::Borrowed("chat")
+        ));
     }
 }

@@ -112,6 +112,25 @@ impl Usage {
     /// `gen_ai.usage.prompt_tokens` / `completion_tokens`.
     pub fn attributes(&self, names: NameSet) -> Vec<KeyValue> {
         let mut attrs = Vec::with_capacity(7);
+        self.push_attributes(names, &mut attrs);
+        attrs
+    }
+
+    /// [`Usage::attributes`], added to the end of `attrs` (for a caller that gathers
+    /// a span's attributes in one list).
+    ///
+    /// ```
+    /// use aitrace_core::conventions::NameSet;
+    /// use aitrace_core::usage::Usage;
+    /// use opentelemetry::KeyValue;
+    ///
+    /// let usage = Usage { input_tokens: 19, output_tokens: 10, ..Usage::default() };
+    /// let mut attrs = vec![KeyValue::new("gen_ai.response.id", "chatcmpl-1")];
+    /// usage.push_attributes(NameSet::default(), &mut attrs);
+    /// assert_eq!(attrs.len(), 3);
+    /// assert_eq!(attrs[1..], usage.attributes(NameSet::default())[..]);
+    /// ```
+    pub fn push_attributes(&self, names: NameSet, attrs: &mut Vec<KeyValue>) {
         attrs.push(KeyValue::new(
             conventions::GEN_AI_USAGE_INPUT_TOKENS,
             to_i64(self.input_tokens),
@@ -155,7 +174,6 @@ impl Usage {
                 to_i64(self.output_tokens),
             ));
         }
-        attrs
     }
 
     /// Records [`Usage::attributes`] onto a `tracing` span (through

@@ -25,7 +25,7 @@
 //! returns a handle that drops what is recorded through it.
 
 use std::collections::HashMap;
-use std::sync::{Arc, OnceLock, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
 use aitrace_core::bound::CardinalityCap;
 use aitrace_core::conventions as c;
@@ -143,6 +143,10 @@ type SeriesMap = HashMap<Vec<KeyValue>, Arc<Series>, foldhash::fast::RandomState
 pub(crate) struct Metrics {
     instruments: OnceLock<Instruments>,
     series: RwLock<SeriesMap>,
+    /// The series the last call recorded to: calls in a row are mostly alike (one
+    /// model, one provider), and comparing a set with it costs a fraction of hashing
+    /// the set for the map.
+    last: Mutex<Option<Arc<Series>>>,
 }
 
 impl Metrics {
@@ -187,6 +191,16 @@ impl Metrics {
         if !aitrace_core::emit::sdk_meter_provider() {
             return record_unbound(i, capped(attrs).0, &point);
         }
+        let last = {
+            let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
+            last.as_ref()
+                .filter(|series| series.attrs == attrs)
+                .map(Arc::clone)
+        };
+        if let Some(series) = last {
+            series.record(i, &point);
+            return;
+        }
         let (found, full) = {
             let map = self.series.read().unwrap_or_else(|e| e.into_inner());
             (
@@ -196,6 +210,7 @@ impl Metrics {
         };
         if let Some(series) = found {
             series.record(i, &point);
+            self.remember(series);
             return;
         }
         let (attrs, unchanged) = capped(attrs);
@@ -214,10 +229,15 @@ impl Metrics {
             };
             if let Some(series) = series {
                 series.record(i, &point);
+                self.remember(series);
                 return;
             }
         }
         record_unbound(i, attrs, &point);
+    }
+
+    fn remember(&self, series: Arc<Series>) {
+        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(series);
     }
 }
 

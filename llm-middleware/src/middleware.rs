@@ -139,17 +139,15 @@ impl GenAiMiddleware {
                 return Err(error);
             }
         };
-        let content_type = response
-            .headers()
-            .get(http::header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok());
-        let status = response.status().as_u16();
-        let content_type = content_type.map(str::to_owned);
         let url = response.url().clone();
         let (parts, body) = http::Response::<reqwest::Body>::from(response).into_parts();
         // The body's own length (reqwest gives none for a body it decompresses).
         let length = http_body::Body::size_hint(&body).exact();
-        let observer = call.on_response(status, content_type.as_deref(), length);
+        let content_type = parts
+            .headers
+            .get(http::header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        let observer = call.on_response(parts.status.as_u16(), content_type, length);
         let observed = ObservedBody::new(body, Some(observer), Some(cx));
         let mut builder = http::Response::builder()
             .status(parts.status)

@@ -94,8 +94,6 @@ pub(crate) struct CallRecorder {
     /// What the `gen_ai.client.inference.operation.details` event will carry, kept
     /// only when content goes to events and a logger is installed.
     details: Option<Box<Details>>,
-    /// Attributes of the response that the metric points carry too.
-    openai_metric_attrs: Vec<KeyValue>,
     done: bool,
 }
 
@@ -301,7 +299,6 @@ impl CallRecorder {
             run: Run::current(),
             extra: Vec::new(),
             details: None,
-            openai_metric_attrs: Vec::new(),
             done: false,
             config,
         };
@@ -441,6 +438,8 @@ impl CallRecorder {
         };
         let ttfc = self.first_chunk.map(|d| d.as_secs_f64());
         let embeddings = self.operation == Operation::Embeddings;
+        // The response's attributes that the metric points carry too.
+        let mut openai_metric_attrs: [Option<KeyValue>; 2] = [None, None];
 
         if self.span.is_recording() {
             let mut attrs = std::mem::take(&mut self.extra);
@@ -460,12 +459,12 @@ impl CallRecorder {
                 }
                 if let Some(tier) = &r.service_tier {
                     let kv = KeyValue::new(c::OPENAI_RESPONSE_SERVICE_TIER, shared(tier));
-                    self.openai_metric_attrs.push(kv.clone());
+                    openai_metric_attrs[0] = Some(kv.clone());
                     attrs.push(kv);
                 }
                 if let Some(fp) = &r.system_fingerprint {
                     let kv = KeyValue::new(c::OPENAI_RESPONSE_SYSTEM_FINGERPRINT, shared(fp));
-                    self.openai_metric_attrs.push(kv.clone());
+                    openai_metric_attrs[1] = Some(kv.clone());
                     attrs.push(kv);
                 }
                 for (key, n) in &r.modality_tokens {
@@ -474,16 +473,23 @@ impl CallRecorder {
             }
             match usage {
                 Some(u) => {
-                    let mut usage_attrs = u.attributes(self.config.names);
+                    let from = attrs.len();
+                    u.push_attributes(self.config.names, &mut attrs);
                     if embeddings {
                         // An embeddings call has no output: the API reports none, and
                         // the conventions' embeddings span has no output count.
-                        usage_attrs.retain(|kv| {
-                            kv.key.as_str() != c::GEN_AI_USAGE_OUTPUT_TOKENS
-                                && kv.key.as_str() != c::GEN_AI_USAGE_COMPLETION_TOKENS
-                        });
+                        let mut i = from;
+                        while i < attrs.len() {
+                            let key = attrs[i].key.as_str();
+                            if key == c::GEN_AI_USAGE_OUTPUT_TOKENS
+                                || key == c::GEN_AI_USAGE_COMPLETION_TOKENS
+                            {
+                                attrs.remove(i);
+                            } else {
+                                i += 1;
+                            }
+                        }
                     }
-                    attrs.extend(usage_attrs);
                     if self.config.openinference() {
                         let n = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
                         attrs.push(KeyValue::new(c::LLM_TOKEN_COUNT_PROMPT, n(u.input_tokens)));
@@ -562,7 +568,7 @@ impl CallRecorder {
         if let Some(e) = &error_type {
             metric_attrs.push(KeyValue::new(c::ERROR_TYPE, e.to_string()));
         }
-        metric_attrs.append(&mut self.openai_metric_attrs);
+        metric_attrs.extend(openai_metric_attrs.into_iter().flatten());
         self.config.metrics.record(
             metric_attrs,
             crate::metrics::Point {

@@ -251,6 +251,87 @@ async fn stream_layer_ttft_usage_and_early_drop() {
     );
 }
 
+/// A chat completion sent back whole in one frame of known length (as `Full` sends
+/// it), or in frames of 7 bytes and no length; `cap` is the body limit.
+async fn tower_json_call(model: &'static str, one_frame: bool, cap: usize) -> SpanDataOf {
+    let (root, trace) = common::root(model);
+    let completion = format!(
+        r#"{{"id":"chatcmpl-1","object":"chat.completion","model":"{model}","choices":[{{"index":0,"message":{{"role":"assistant","content":"hi"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":11,"completion_tokens":2,"total_tokens":13}}}}"#
+    );
+    let sent = Bytes::from(completion.clone());
+    let client = ServiceBuilder::new()
+        .layer(GenAiHttpLayer::new(
+            GenAiConfig::default().with_max_body_bytes(cap),
+        ))
+        .service(service_fn(
+            move |req: http::Request<aitrace_llm::http::TeeBody<Full<Bytes>>>| {
+                let sent = sent.clone();
+                async move {
+                    // The inner client sends the request body: read it as it would.
+                    req.into_body().collect().await.unwrap();
+                    let frames: Vec<Result<_, Infallible>> = if one_frame {
+                        vec![Ok(http_body::Frame::data(sent.clone()))]
+                    } else {
+                        sent.chunks(7)
+                            .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
+                            .collect()
+                    };
+                    let body = if one_frame {
+                        Full::new(sent).boxed_unsync()
+                    } else {
+                        StreamBody::new(stream::iter(frames)).boxed_unsync()
+                    };
+                    let response = http::Response::builder()
+                        .header("content-type", "application/json")
+                        .body(body)
+                        .unwrap();
+                    Ok::<_, Infallible>(response)
+                }
+            },
+        ));
+    let request = http::Request::post("http://llm.internal/v1/chat/completions")
+        .body(Full::new(Bytes::from(format!(
+            r#"{{"model":"{model}","messages":[]}}"#
+        ))))
+        .unwrap();
+    let body = async {
+        let response = client.oneshot(request).await.unwrap();
+        response.into_body().collect().await.unwrap().to_bytes()
+    }
+    .instrument(root)
+    .await;
+    assert_eq!(body, completion.as_bytes(), "the caller got every byte");
+    common::span(trace, &format!("chat {model}")).await
+}
+
+type SpanDataOf = opentelemetry_sdk::trace::SpanData;
+
+#[tokio::test]
+async fn a_json_body_in_one_frame_is_read_as_one_in_many() {
+    for (model, one_frame) in [("m-one-frame", true), ("m-many-frames", false)] {
+        let s = tower_json_call(model, one_frame, 64 * 1024).await;
+        assert_eq!(string(&s, c::GEN_AI_RESPONSE_ID), "chatcmpl-1", "{model}");
+        assert_eq!(int(&s, c::GEN_AI_USAGE_INPUT_TOKENS), 11, "{model}");
+        assert_eq!(int(&s, c::GEN_AI_USAGE_OUTPUT_TOKENS), 2, "{model}");
+        assert!(!has(&s, c::AITRACE_RESPONSE_TRUNCATED), "{model}");
+    }
+    // Over the body limit, one frame or many: marked truncated, nothing read from it.
+    for (model, one_frame) in [("m-one-frame-cut", true), ("m-many-frames-cut", false)] {
+        let s = tower_json_call(model, one_frame, 64).await;
+        assert_eq!(
+            common::attr(&s, c::AITRACE_RESPONSE_TRUNCATED),
+            Some(Value::Bool(true)),
+            "{model}"
+        );
+        assert_eq!(
+            common::attr(&s, c::AITRACE_USAGE_KNOWN),
+            Some(Value::Bool(false)),
+            "{model}"
+        );
+        assert!(!has(&s, c::GEN_AI_RESPONSE_ID), "{model}");
+    }
+}
+
 #[tokio::test]
 async fn tower_http_layer_reads_request_and_streamed_response() {
     let (root, trace) = common::root("tower-http");

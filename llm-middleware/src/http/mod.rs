@@ -223,6 +223,17 @@ impl HttpCall {
     }
 }
 
+/// Finishes a call from its whole JSON response body.
+fn finish_json(mut recorder: CallRecorder, format: &WireFormat, body: &[u8], capture: bool) {
+    match wire::parse_response(format, body, capture) {
+        Ok(info) => recorder.finish(Outcome::Ok(&info)),
+        Err(e) => {
+            recorder.note(KeyValue::new(c::AITRACE_RESPONSE_PARSE_ERROR, e.marker()));
+            recorder.finish(Outcome::Ok(&ResponseInfo::default()));
+        }
+    }
+}
+
 /// A stream that ended before its terminal event: every choice without a finish
 /// reason gets `error`, the conventions' finish reason for a generation that did not
 /// complete.
@@ -314,6 +325,19 @@ impl ResponseObserver {
             return;
         };
         self.received = self.received.saturating_add(data.len() as u64);
+        if let Mode::Json { buf } = &self.mode {
+            // The whole body in one frame (a body of known length usually comes so): it
+            // is read where it is instead of copied aside first.
+            if buf.is_empty()
+                && self.content_length == Some(self.received)
+                && data.len() <= self.max_body
+            {
+                if let Some(recorder) = self.recorder.take() {
+                    finish_json(recorder, &self.format, data, self.capture);
+                }
+                return;
+            }
+        }
         match &mut self.mode {
             Mode::Json { buf } => {
                 if buf.len() + data.len() <= self.max_body {
@@ -378,13 +402,7 @@ impl ResponseObserver {
                     recorder.finish(Outcome::Ok(&ResponseInfo::default()));
                     return;
                 }
-                match wire::parse_response(&self.format, buf, self.capture) {
-                    Ok(info) => recorder.finish(Outcome::Ok(&info)),
-                    Err(e) => {
-                        recorder.note(KeyValue::new(c::AITRACE_RESPONSE_PARSE_ERROR, e.marker()));
-                        recorder.finish(Outcome::Ok(&ResponseInfo::default()));
-                    }
-                }
+                finish_json(recorder, &self.format, buf, self.capture);
             }
             Mode::Error { status, buf } => {
                 let (error_type, message) = match wire::parse_error(buf) {
