@@ -99,22 +99,23 @@ impl TextMapPropagator for TraceContext {
 /// The W3C `traceparent` of `sc`: version 00, lower-case hex ids, and the sampled flag
 /// (the only flag version 00 defines).
 pub fn traceparent(sc: &SpanContext) -> String {
-    fn hex(out: &mut String, bytes: &[u8]) {
-        const DIGITS: &[u8; 16] = b"0123456789abcdef";
-        for b in bytes {
-            out.push(char::from(DIGITS[usize::from(b >> 4)]));
-            out.push(char::from(DIGITS[usize::from(b & 0x0f)]));
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    // `00-` + 32 hex digits + `-` + 16 + `-` + 2, written into place.
+    let mut out = *b"00-00000000000000000000000000000000-0000000000000000-00";
+    let flags = sc.trace_flags() & opentelemetry::trace::TraceFlags::SAMPLED;
+    let fields = [
+        (3, &sc.trace_id().to_bytes()[..]),
+        (36, &sc.span_id().to_bytes()[..]),
+        (53, &[flags.to_u8()][..]),
+    ];
+    for (at, bytes) in fields {
+        for (i, b) in bytes.iter().enumerate() {
+            out[at + 2 * i] = DIGITS[usize::from(b >> 4)];
+            out[at + 2 * i + 1] = DIGITS[usize::from(b & 0x0f)];
         }
     }
-    let flags = sc.trace_flags() & opentelemetry::trace::TraceFlags::SAMPLED;
-    let mut out = String::with_capacity(55);
-    out.push_str("00-");
-    hex(&mut out, &sc.trace_id().to_bytes());
-    out.push('-');
-    hex(&mut out, &sc.span_id().to_bytes());
-    out.push('-');
-    hex(&mut out, &[flags.to_u8()]);
-    out
+    // Hex digits and dashes: always ASCII.
+    String::from_utf8_lossy(&out).into_owned()
 }
 
 /// Writes `cx`'s trace context into `carrier`. Nothing is written when `cx` holds no
