@@ -115,7 +115,9 @@ pub fn traceparent(sc: &SpanContext) -> String {
         }
     }
     // Hex digits and dashes: always ASCII.
-    String::from_utf8_lossy(&out).into_owned()
+    std::str::from_utf8(&out)
+        .map(str::to_owned)
+        .unwrap_or_default()
 }
 
 /// Writes `cx`'s trace context into `carrier`. Nothing is written when `cx` holds no
