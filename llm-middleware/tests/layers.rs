@@ -251,6 +251,27 @@ async fn stream_layer_ttft_usage_and_early_drop() {
     );
 }
 
+/// Sends `request` through `client` inside `root`, and reads the response body to its
+/// end as a caller does.
+async fn send_and_read<S, B>(
+    client: S,
+    request: http::Request<Full<Bytes>>,
+    root: tracing::Span,
+) -> Bytes
+where
+    S: tower::Service<http::Request<Full<Bytes>>, Response = http::Response<B>>,
+    S::Error: std::fmt::Debug,
+    B: http_body::Body<Data = Bytes>,
+    B::Error: std::fmt::Debug,
+{
+    async {
+        let response = client.oneshot(request).await.unwrap();
+        response.into_body().collect().await.unwrap().to_bytes()
+    }
+    .instrument(root)
+    .await
+}
+
 /// A chat completion sent back whole in one frame of known length (as `Full` sends
 /// it), or in frames of 7 bytes and no length; `cap` is the body limit.
 async fn tower_json_call(model: &'static str, one_frame: bool, cap: usize) -> SpanDataOf {
@@ -294,12 +315,7 @@ async fn tower_json_call(model: &'static str, one_frame: bool, cap: usize) -> Sp
             r#"{{"model":"{model}","messages":[]}}"#
         ))))
         .unwrap();
-    let body = async {
-        let response = client.oneshot(request).await.unwrap();
-        response.into_body().collect().await.unwrap().to_bytes()
-    }
-    .instrument(root)
-    .await;
+    let body = send_and_read(client, request, root).await;
     assert_eq!(body, completion.as_bytes(), "the caller got every byte");
     common::span(trace, &format!("chat {model}")).await
 }
@@ -362,12 +378,7 @@ async fn tower_http_layer_reads_request_and_streamed_response() {
             br#"{"model":"gpt-4o-mini","stream":true,"max_tokens":4,"messages":[]}"#,
         )))
         .unwrap();
-    let body = async {
-        let response = client.oneshot(request).await.unwrap();
-        response.into_body().collect().await.unwrap().to_bytes()
-    }
-    .instrument(root)
-    .await;
+    let body = send_and_read(client, request, root).await;
     assert_eq!(body, sse.as_bytes(), "the caller got every byte");
 
     let s = common::span(trace, "chat").await;
