@@ -65,8 +65,8 @@ const LASTING_NAME_BYTES: usize = 128;
 /// and freed there, which contends with the application's allocations, and the
 /// `tracing` fallback of [`OtelSpan`] needs a copy of it. The first
 /// [`LASTING_NAMES`] distinct names of at most [`LASTING_NAME_BYTES`] are kept (at
-/// most 32 KiB, whatever callers name their spans); any other name is used as it
-/// comes.
+/// most 32 KiB of text and the set's own table, whatever callers name their spans);
+/// any other name is used as it comes.
 fn lasting_name(name: Cow<'static, str>) -> Cow<'static, str> {
     type Names = std::collections::HashSet<&'static str, foldhash::fast::RandomState>;
     static NAMES: std::sync::LazyLock<std::sync::RwLock<Names>> =
@@ -77,13 +77,19 @@ fn lasting_name(name: Cow<'static, str>) -> Cow<'static, str> {
     if owned.len() > LASTING_NAME_BYTES {
         return Cow::Owned(owned);
     }
-    let known = NAMES
-        .read()
-        .unwrap_or_else(|e| e.into_inner())
-        .get(owned.as_str())
-        .copied();
+    let (known, full) = {
+        let names = NAMES.read().unwrap_or_else(|e| e.into_inner());
+        (
+            names.get(owned.as_str()).copied(),
+            names.len() >= LASTING_NAMES,
+        )
+    };
     if let Some(known) = known {
         return Cow::Borrowed(known);
+    }
+    // Once the set is full, a name it does not hold never waits for the write lock.
+    if full {
+        return Cow::Owned(owned);
     }
     let mut names = NAMES.write().unwrap_or_else(|e| e.into_inner());
     if let Some(known) = names.get(owned.as_str()) {

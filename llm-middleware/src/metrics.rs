@@ -24,8 +24,10 @@
 //! other meter provider gets every point the usual way: the API's default `bind`
 //! returns a handle that drops what is recorded through it.
 
+use std::cell::RefCell;
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, OnceLock, RwLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, OnceLock, RwLock};
 
 use aitrace_core::bound::CardinalityCap;
 use aitrace_core::conventions as c;
@@ -139,14 +141,31 @@ type SeriesMap = HashMap<Vec<KeyValue>, Arc<Series>, foldhash::fast::RandomState
 
 /// Lazily made instruments: made at the first recorded call, so a meter provider
 /// installed after the layer was built is still used.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Metrics {
+    /// Which `Metrics` a thread's [`LAST`] series belongs to.
+    id: u64,
     instruments: OnceLock<Instruments>,
     series: RwLock<SeriesMap>,
-    /// The series the last call recorded to: calls in a row are mostly alike (one
-    /// model, one provider), and comparing a set with it costs a fraction of hashing
-    /// the set for the map.
-    last: Mutex<Option<Arc<Series>>>,
+}
+
+impl Default for Metrics {
+    fn default() -> Metrics {
+        static NEXT_ID: AtomicU64 = AtomicU64::new(0);
+        Metrics {
+            id: NEXT_ID.fetch_add(1, Ordering::Relaxed),
+            instruments: OnceLock::new(),
+            series: RwLock::default(),
+        }
+    }
+}
+
+thread_local! {
+    /// The series this thread's last call recorded to, and the id of the `Metrics` it
+    /// is of: calls in a row are mostly alike (one model, one provider), and comparing
+    /// a set with it costs a fraction of hashing the set for the map. Per thread, so
+    /// calls on several threads share no lock for it.
+    static LAST: RefCell<Option<(u64, Arc<Series>)>> = const { RefCell::new(None) };
 }
 
 impl Metrics {
@@ -191,12 +210,15 @@ impl Metrics {
         if !aitrace_core::emit::sdk_meter_provider() {
             return record_unbound(i, capped(attrs).0, &point);
         }
-        let last = {
-            let last = self.last.lock().unwrap_or_else(|e| e.into_inner());
-            last.as_ref()
-                .filter(|series| series.attrs == attrs)
-                .map(Arc::clone)
-        };
+        let last = LAST
+            .try_with(|last| {
+                last.borrow()
+                    .as_ref()
+                    .filter(|(id, series)| *id == self.id && series.attrs == attrs)
+                    .map(|(_, series)| Arc::clone(series))
+            })
+            .ok()
+            .flatten();
         if let Some(series) = last {
             series.record(i, &point);
             return;
@@ -237,7 +259,7 @@ impl Metrics {
     }
 
     fn remember(&self, series: Arc<Series>) {
-        *self.last.lock().unwrap_or_else(|e| e.into_inner()) = Some(series);
+        let _ = LAST.try_with(|last| *last.borrow_mut() = Some((self.id, series)));
     }
 }
 

@@ -272,35 +272,100 @@ where
     .await
 }
 
-/// A chat completion sent back whole in one frame of known length (as `Full` sends
-/// it), or in frames of 7 bytes and no length; `cap` is the body limit.
-async fn tower_json_call(model: &'static str, one_frame: bool, cap: usize) -> SpanDataOf {
+/// How a test server sends a response body.
+#[derive(Clone, Copy, Debug)]
+enum Sent {
+    /// Whole, in one frame of known length (as `Full` sends it).
+    Whole,
+    /// In frames of 7 bytes, with no length.
+    Chunked,
+    /// Of known length (as a `Content-Length` body read from the network), in frames
+    /// of these sizes and one last frame with the rest.
+    Framed(&'static [usize]),
+    /// Of known length, in two frames: all but the last `n` bytes, then those.
+    Tail(usize),
+}
+
+/// A body of known length in the frames it was given.
+struct KnownLength {
+    frames: std::collections::VecDeque<Bytes>,
+    len: u64,
+}
+
+impl http_body::Body for KnownLength {
+    type Data = Bytes;
+    type Error = Infallible;
+
+    fn poll_frame(
+        mut self: std::pin::Pin<&mut Self>,
+        _: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<http_body::Frame<Bytes>, Infallible>>> {
+        std::task::Poll::Ready(
+            self.frames
+                .pop_front()
+                .map(|b| Ok(http_body::Frame::data(b))),
+        )
+    }
+
+    fn size_hint(&self) -> http_body::SizeHint {
+        http_body::SizeHint::with_exact(self.len)
+    }
+}
+
+fn tail_len(sent: Sent) -> usize {
+    match sent {
+        Sent::Tail(n) => n,
+        _ => 0,
+    }
+}
+
+/// A chat completion sent back as `sent` says; `cap` is the body limit.
+async fn tower_json_call(model: &'static str, sent: Sent, cap: usize) -> SpanDataOf {
     let (root, trace) = common::root(model);
     let completion = format!(
         r#"{{"id":"chatcmpl-1","object":"chat.completion","model":"{model}","choices":[{{"index":0,"message":{{"role":"assistant","content":"hi"}},"finish_reason":"stop"}}],"usage":{{"prompt_tokens":11,"completion_tokens":2,"total_tokens":13}}}}"#
     );
-    let sent = Bytes::from(completion.clone());
+    let bytes = Bytes::from(completion.clone());
     let client = ServiceBuilder::new()
         .layer(GenAiHttpLayer::new(
             GenAiConfig::default().with_max_body_bytes(cap),
         ))
         .service(service_fn(
             move |req: http::Request<aitrace_llm::http::TeeBody<Full<Bytes>>>| {
-                let sent = sent.clone();
+                let bytes = bytes.clone();
                 async move {
                     // The inner client sends the request body: read it as it would.
                     req.into_body().collect().await.unwrap();
-                    let frames: Vec<Result<_, Infallible>> = if one_frame {
-                        vec![Ok(http_body::Frame::data(sent.clone()))]
-                    } else {
-                        sent.chunks(7)
-                            .map(|c| Ok(http_body::Frame::data(Bytes::copy_from_slice(c))))
-                            .collect()
-                    };
-                    let body = if one_frame {
-                        Full::new(sent).boxed_unsync()
-                    } else {
-                        StreamBody::new(stream::iter(frames)).boxed_unsync()
+                    let body = match sent {
+                        Sent::Whole => Full::new(bytes).boxed_unsync(),
+                        Sent::Chunked => StreamBody::new(stream::iter(
+                            bytes
+                                .chunks(7)
+                                .map(|c| {
+                                    Ok::<_, Infallible>(http_body::Frame::data(
+                                        Bytes::copy_from_slice(c),
+                                    ))
+                                })
+                                .collect::<Vec<_>>(),
+                        ))
+                        .boxed_unsync(),
+                        Sent::Framed(_) | Sent::Tail(_) => {
+                            let sizes = match sent {
+                                Sent::Framed(sizes) => sizes.to_vec(),
+                                _ => vec![bytes.len() - tail_len(sent)],
+                            };
+                            let mut rest = bytes.clone();
+                            let mut frames = std::collections::VecDeque::new();
+                            for n in sizes {
+                                frames.push_back(rest.split_to(n));
+                            }
+                            frames.push_back(rest);
+                            KnownLength {
+                                frames,
+                                len: bytes.len() as u64,
+                            }
+                            .boxed_unsync()
+                        }
                     };
                     let response = http::Response::builder()
                         .header("content-type", "application/json")
@@ -323,28 +388,42 @@ async fn tower_json_call(model: &'static str, one_frame: bool, cap: usize) -> Sp
 type SpanDataOf = opentelemetry_sdk::trace::SpanData;
 
 #[tokio::test]
-async fn a_json_body_in_one_frame_is_read_as_one_in_many() {
-    for (model, one_frame) in [("m-one-frame", true), ("m-many-frames", false)] {
-        let s = tower_json_call(model, one_frame, 64 * 1024).await;
-        assert_eq!(string(&s, c::GEN_AI_RESPONSE_ID), "chatcmpl-1", "{model}");
-        assert_eq!(int(&s, c::GEN_AI_USAGE_INPUT_TOKENS), 11, "{model}");
-        assert_eq!(int(&s, c::GEN_AI_USAGE_OUTPUT_TOKENS), 2, "{model}");
-        assert!(!has(&s, c::AITRACE_RESPONSE_TRUNCATED), "{model}");
+async fn a_json_body_is_read_alike_in_one_frame_or_many() {
+    let framed = Sent::Framed(&[7, 100]);
+    for (model, sent) in [
+        ("m-whole", Sent::Whole),
+        ("m-chunked", Sent::Chunked),
+        ("m-framed", framed),
+    ] {
+        let s = tower_json_call(model, sent, 64 * 1024).await;
+        assert_eq!(string(&s, c::GEN_AI_RESPONSE_ID), "chatcmpl-1", "{sent:?}");
+        assert_eq!(int(&s, c::GEN_AI_USAGE_INPUT_TOKENS), 11, "{sent:?}");
+        assert_eq!(int(&s, c::GEN_AI_USAGE_OUTPUT_TOKENS), 2, "{sent:?}");
+        assert!(!has(&s, c::AITRACE_RESPONSE_TRUNCATED), "{sent:?}");
+        assert!(!has(&s, c::AITRACE_RESPONSE_PARSE_ERROR), "{sent:?}");
     }
-    // Over the body limit, one frame or many: marked truncated, nothing read from it.
-    for (model, one_frame) in [("m-one-frame-cut", true), ("m-many-frames-cut", false)] {
-        let s = tower_json_call(model, one_frame, 64).await;
+    // Over the body limit: marked truncated, nothing read from it, however it came. The
+    // tail case goes over the limit in its first frame, and its last frame alone is
+    // within the limit and completes the known length: it is not the whole body.
+    for (model, sent) in [
+        ("m-whole-cut", Sent::Whole),
+        ("m-chunked-cut", Sent::Chunked),
+        ("m-framed-cut", Sent::Framed(&[40, 40])),
+        ("m-tail-cut", Sent::Tail(30)),
+    ] {
+        let s = tower_json_call(model, sent, 64).await;
         assert_eq!(
             common::attr(&s, c::AITRACE_RESPONSE_TRUNCATED),
             Some(Value::Bool(true)),
-            "{model}"
+            "{sent:?}"
         );
         assert_eq!(
             common::attr(&s, c::AITRACE_USAGE_KNOWN),
             Some(Value::Bool(false)),
-            "{model}"
+            "{sent:?}"
         );
-        assert!(!has(&s, c::GEN_AI_RESPONSE_ID), "{model}");
+        assert!(!has(&s, c::GEN_AI_RESPONSE_ID), "{sent:?}");
+        assert!(!has(&s, c::AITRACE_RESPONSE_PARSE_ERROR), "{sent:?}");
     }
 }
 

@@ -9,8 +9,9 @@
 //!
 //! Both hand the caller the same status, headers and body bytes, with the same
 //! streaming behaviour: the body is observed as the caller reads it, never buffered
-//! ahead of the caller. Up to `max_body_bytes` of a non-streamed response is copied
-//! aside to read its usage; past that, the span says `aitrace.response.truncated`.
+//! ahead of the caller. Up to `max_body_bytes` of a non-streamed response is read for
+//! its usage (where it is, when it comes whole in one frame; otherwise copied aside as
+//! it passes); past that, the span says `aitrace.response.truncated`.
 //! The span ends when the caller has read the body to its end, or drops it.
 
 mod body;
@@ -327,8 +328,12 @@ impl ResponseObserver {
         self.received = self.received.saturating_add(data.len() as u64);
         if let Mode::Json { buf } = &self.mode {
             // The whole body in one frame (a body of known length usually comes so): it
-            // is read where it is instead of copied aside first.
+            // is read where it is instead of copied aside first. Only the first frame
+            // with data can be the whole body (a later one, whatever the length says,
+            // goes the way below, which knows whether the body went over the limit).
             if buf.is_empty()
+                && !self.truncated
+                && self.received == data.len() as u64
                 && self.content_length == Some(self.received)
                 && data.len() <= self.max_body
             {
