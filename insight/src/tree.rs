@@ -31,6 +31,7 @@
 //! assert!(out.contains("└─ chat gpt-4o  ██████████   250.0ms  ERROR(boom)"), "{out}");
 //! ```
 
+use std::fmt::Write as _;
 use std::io::{self, Write};
 
 use aitrace_core::conventions as c;
@@ -120,7 +121,6 @@ fn push_prefix(
     depth: usize,
     last_sibling: bool,
 ) -> usize {
-    use std::fmt::Write as _;
     lasts.truncate(depth);
     let width = prefix_width(lasts.len(), depth);
     let skip = depth.saturating_sub(MAX_INDENT);
@@ -141,7 +141,6 @@ fn write_trace(
     o: &TreeOptions,
     line: &mut String,
 ) -> io::Result<()> {
-    use std::fmt::Write as _;
     let paint = |code: &'static str| if o.color { code } else { "" };
     let t0 = trace.start_unix_nano();
     let total = trace.end_unix_nano().saturating_sub(t0);
@@ -308,7 +307,6 @@ fn int(span: &SpanRecord, key: &str) -> Option<i64> {
 }
 
 fn push_details(line: &mut String, span: &SpanRecord) {
-    use std::fmt::Write as _;
     let inference = span.is_inference();
     if let Some(model) = span.model() {
         let _ = write!(line, "  model={model}");

@@ -326,14 +326,13 @@ impl ResponseObserver {
             return;
         };
         self.received = self.received.saturating_add(data.len() as u64);
-        if let Mode::Json { buf } = &self.mode {
+        if let Mode::Json { .. } = &self.mode {
             // The whole body in one frame (a body of known length usually comes so): it
             // is read where it is instead of copied aside first. Only the first frame
-            // with data can be the whole body (a later one, whatever the length says,
-            // goes the way below, which knows whether the body went over the limit).
-            if buf.is_empty()
-                && !self.truncated
-                && self.received == data.len() as u64
+            // with data can be the whole body (nothing was received before it, so
+            // nothing was kept or cut); a later one, whatever the length says, goes the
+            // way below, which knows whether the body went over the limit.
+            if self.received == data.len() as u64
                 && self.content_length == Some(self.received)
                 && data.len() <= self.max_body
             {
