@@ -58,7 +58,7 @@ pub fn run(args: &Args) -> Result<(), Failure> {
         let now = fingerprint(&sources);
         if last.as_ref() != Some(&now) {
             last = Some(now);
-            let loaded = input::load_quiet(&sources, &args.filter);
+            let loaded = input::load_quiet(&sources, &args.filter, input::Fields::Reports);
             let traces = args.filter.select(Trace::group(loaded));
             // The newest trace (the one running), unless --trace chose one.
             let newest: Vec<Trace> = traces

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use aitrace_insight::tracefile::{rotated_set, set_stem, ReadStats, SpanReader, SpanRecord};
-use aitrace_insight::Filter;
+use aitrace_insight::{Filter, REPORT_ATTRIBUTES};
 
 use crate::args::Input;
 use crate::Failure;
@@ -110,6 +110,25 @@ pub fn resolve(inputs: &[Input], all_files: bool) -> Result<Vec<Source>, Failure
     Ok(sources)
 }
 
+/// What of each span a command reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fields {
+    /// The attributes `tree`, `cost` and the filters read; no events.
+    Reports,
+    /// Every attribute and event (`export` writes them all).
+    All,
+}
+
+impl Fields {
+    fn reader<R: std::io::BufRead>(self, reader: R) -> SpanReader<R> {
+        let reader = SpanReader::new(reader);
+        match self {
+            Fields::Reports => reader.only_attributes(REPORT_ATTRIBUTES).keep_events(false),
+            Fields::All => reader,
+        }
+    }
+}
+
 /// What was read from all sources.
 pub struct Loaded {
     pub spans: Vec<SpanRecord>,
@@ -118,20 +137,20 @@ pub struct Loaded {
 
 /// Reads the sources, keeping the spans the filter keeps; warns on stderr about lines
 /// that are not OTLP/JSON.
-pub fn load(sources: &[Source], filter: &Filter) -> Result<Loaded, Failure> {
+pub fn load(sources: &[Source], filter: &Filter, fields: Fields) -> Result<Loaded, Failure> {
     let mut spans = Vec::new();
     let mut total = ReadStats::default();
     for source in sources {
         let stats = match source {
             Source::Stdin => {
                 let stdin = std::io::stdin().lock();
-                read(SpanReader::new(stdin), filter, &mut spans)
+                read(fields.reader(stdin), filter, &mut spans)
             }
             Source::File(path) => {
                 let file = std::fs::File::open(path)
                     .map_err(|e| Failure::Input(format!("cannot read {}: {e}", path.display())))?;
                 let reader = BufReader::with_capacity(256 * 1024, file);
-                read(SpanReader::new(reader), filter, &mut spans)
+                read(fields.reader(reader), filter, &mut spans)
             }
         };
         if let Some(e) = &stats.io_error {
@@ -179,13 +198,13 @@ fn warn(source: &Source, stats: &ReadStats) {
 
 /// Reads the sources like [`load`], without warnings and skipping files that cannot
 /// be read (for `tree --follow`, which reads them again and again).
-pub fn load_quiet(sources: &[Source], filter: &Filter) -> Vec<SpanRecord> {
+pub fn load_quiet(sources: &[Source], filter: &Filter, fields: Fields) -> Vec<SpanRecord> {
     let mut spans = Vec::new();
     for source in sources {
         if let Source::File(path) = source {
             if let Ok(file) = std::fs::File::open(path) {
                 let reader = BufReader::with_capacity(256 * 1024, file);
-                read(SpanReader::new(reader), filter, &mut spans);
+                read(fields.reader(reader), filter, &mut spans);
             }
         }
     }

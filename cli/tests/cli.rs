@@ -223,6 +223,13 @@ fn chrome_export_to_a_file_parses_back() {
         .filter_map(|e| e["args"]["name"].as_str())
         .collect();
     assert_eq!(processes, ["agent-svc", "search-svc"]);
+    // Every attribute and event, not only those `tree` and `cost` read.
+    assert!(spans
+        .iter()
+        .any(|e| e["args"]["some.vendor.attribute"] == "kept"));
+    assert!(events
+        .iter()
+        .any(|e| e["name"] == "retrying" && e["args"]["attempt"] == 2));
 
     // Standard output too.
     let out = aitrace(&["export", "--chrome", path(&demo.agent_file)], &dir);

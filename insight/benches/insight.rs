@@ -14,13 +14,29 @@ use std::path::Path;
 use std::time::Duration;
 
 use aitrace_insight::tracefile::{self, LineSpans, SpanReader};
-use aitrace_insight::{chrome, tree, CostReport, Filter, Trace};
+use aitrace_insight::{chrome, tree, CostReport, Filter, Trace, REPORT_ATTRIBUTES};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
-fn load(path: &Path, filter: &Filter) -> Vec<Trace> {
+/// What of each span a report reads: what `tree` and `cost` read, or everything
+/// (`export`), as the command reads them.
+#[derive(Clone, Copy)]
+enum Fields {
+    Reports,
+    All,
+}
+
+fn reader(path: &Path, fields: Fields) -> SpanReader<BufReader<std::fs::File>> {
     let file = std::fs::File::open(path).expect("open");
-    filter.apply(SpanReader::new(BufReader::with_capacity(256 * 1024, file)))
+    let reader = SpanReader::new(BufReader::with_capacity(256 * 1024, file));
+    match fields {
+        Fields::Reports => reader.only_attributes(REPORT_ATTRIBUTES).keep_events(false),
+        Fields::All => reader,
+    }
+}
+
+fn load(path: &Path, filter: &Filter, fields: Fields) -> Vec<Trace> {
+    filter.apply(reader(path, fields))
 }
 
 fn bench(c: &mut Criterion) {
@@ -50,10 +66,10 @@ fn bench(c: &mut Criterion) {
         .warm_up_time(Duration::from_secs(1))
         .measurement_time(Duration::from_secs(8));
     group.bench_function("read", |b| {
-        b.iter(|| {
-            let file = std::fs::File::open(&path).expect("open");
-            black_box(SpanReader::new(BufReader::with_capacity(256 * 1024, file)).count())
-        })
+        b.iter(|| black_box(reader(&path, Fields::All).count()))
+    });
+    group.bench_function("read, report attributes", |b| {
+        b.iter(|| black_box(reader(&path, Fields::Reports).count()))
     });
     group.bench_function("read, 1 thread", |b| {
         b.iter(|| {
@@ -62,17 +78,22 @@ fn bench(c: &mut Criterion) {
             black_box(reader.count())
         })
     });
-    group.bench_function("tree", |b| {
-        b.iter(|| {
-            let traces = load(&path, &all);
-            let options = tree::TreeOptions::default();
-            tree::write_tree(&mut std::io::sink(), &traces, &options).expect("render");
-            black_box(traces.len())
-        })
-    });
+    for (name, fields) in [
+        ("tree", Fields::Reports),
+        ("tree, every attribute", Fields::All),
+    ] {
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                let traces = load(&path, &all, fields);
+                let options = tree::TreeOptions::default();
+                tree::write_tree(&mut std::io::sink(), &traces, &options).expect("render");
+                black_box(traces.len())
+            })
+        });
+    }
     group.bench_function("cost_table_and_json", |b| {
         b.iter(|| {
-            let traces = load(&path, &all);
+            let traces = load(&path, &all, Fields::Reports);
             let report = CostReport::new(&traces);
             report.write_table(&mut std::io::sink()).expect("render");
             black_box(report.to_json().len())
@@ -80,7 +101,7 @@ fn bench(c: &mut Criterion) {
     });
     group.bench_function("chrome_export", |b| {
         b.iter(|| {
-            let traces = load(&path, &all);
+            let traces = load(&path, &all, Fields::All);
             chrome::write_chrome(&mut std::io::sink(), &traces).expect("render");
             black_box(traces.len())
         })
@@ -91,7 +112,7 @@ fn bench(c: &mut Criterion) {
             ..Filter::default()
         };
         b.iter(|| {
-            let traces = load(&path, &one);
+            let traces = load(&path, &one, Fields::Reports);
             tree::write_tree(&mut std::io::sink(), &traces, &tree::TreeOptions::default())
                 .expect("render");
             black_box(traces.len())
@@ -112,7 +133,7 @@ fn bench(c: &mut Criterion) {
         for name in ["tree", "cost_table_and_json"] {
             group.bench_function(name, |b| {
                 b.iter(|| {
-                    let traces = load(&big, &all);
+                    let traces = load(&big, &all, Fields::Reports);
                     if name == "tree" {
                         tree::write_tree(&mut std::io::sink(), &traces, &Default::default())
                             .expect("render");

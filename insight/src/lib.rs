@@ -56,6 +56,60 @@ pub use cost::{CostReport, Totals};
 pub use filter::Filter;
 pub use trace::{Trace, TraceSpan};
 
+use aitrace_core::conventions as c;
+
+/// The span attributes that [`tree`], [`CostReport`] and [`Filter`] read (through
+/// [`SpanRecord`](tracefile::SpanRecord)'s helpers: model, operation, errors). A
+/// reader keeping only these ([`SpanReader::only_attributes`], and no events) gives
+/// the same trees and cost reports in less time and memory; [`chrome`] export writes
+/// every attribute and event, so it reads them all.
+///
+/// A report that reads another attribute must list it here (the tests compare every
+/// report over files read both ways).
+///
+/// ```
+/// use aitrace_insight::tracefile::SpanReader;
+/// use aitrace_insight::{tree, Filter, REPORT_ATTRIBUTES};
+///
+/// let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","startTimeUnixNano":"1000000","endTimeUnixNano":"251000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":"12"}},{"key":"gen_ai.response.id","value":{"stringValue":"chatcmpl-1"}}]}]}]}]}"#;
+/// let read = |reader: SpanReader<&[u8]>| {
+///     tree::render(&Filter::default().apply(reader), &tree::TreeOptions::default())
+/// };
+/// let all = read(SpanReader::new(line.as_bytes()));
+/// let some = read(
+///     SpanReader::new(line.as_bytes())
+///         .only_attributes(REPORT_ATTRIBUTES)
+///         .keep_events(false),
+/// );
+/// assert_eq!(all, some);
+/// ```
+///
+/// [`SpanReader::only_attributes`]: tracefile::SpanReader::only_attributes
+pub const REPORT_ATTRIBUTES: &[&str] = &[
+    // Kinds of span, and the model.
+    c::GEN_AI_OPERATION_NAME,
+    c::GEN_AI_RESPONSE_MODEL,
+    c::GEN_AI_REQUEST_MODEL,
+    c::GEN_AI_PROVIDER_NAME,
+    c::GEN_AI_SYSTEM,
+    c::GEN_AI_AGENT_NAME,
+    c::HTTP_REQUEST_METHOD,
+    c::HTTP_RESPONSE_STATUS_CODE,
+    c::ERROR_TYPE,
+    // Usage and cost (with the older names the reports fall back on).
+    c::GEN_AI_USAGE_INPUT_TOKENS,
+    c::GEN_AI_USAGE_PROMPT_TOKENS,
+    c::GEN_AI_USAGE_OUTPUT_TOKENS,
+    c::GEN_AI_USAGE_COMPLETION_TOKENS,
+    c::GEN_AI_USAGE_CACHE_READ_INPUT_TOKENS,
+    c::GEN_AI_USAGE_CACHE_WRITE_INPUT_TOKENS,
+    c::GEN_AI_USAGE_CACHE_CREATION_INPUT_TOKENS,
+    c::GEN_AI_USAGE_REASONING_OUTPUT_TOKENS,
+    c::GEN_AI_USAGE_COST,
+    c::AITRACE_COST_UNAVAILABLE,
+    c::GEN_AI_RESPONSE_TIME_TO_FIRST_CHUNK,
+];
+
 // The README's examples compile.
 #[cfg(doctest)]
 #[doc = include_str!("../README.md")]

@@ -317,8 +317,44 @@ pub struct SpanReader<R> {
     pending: std::iter::Flatten<std::vec::IntoIter<Vec<SpanRecord>>>,
     max_line_bytes: usize,
     threads: usize,
+    fields: Fields,
     stats: ReadStats,
     done: bool,
+}
+
+/// Which parts of each span a [`SpanReader`] keeps: every attribute and event unless
+/// told otherwise ([`SpanReader::only_attributes`], [`SpanReader::keep_events`]).
+#[derive(Debug, Clone, Default)]
+struct Fields {
+    /// The keys of the attributes kept; `None` keeps all.
+    attributes: Option<std::sync::Arc<[Box<str>]>>,
+    /// Events dropped.
+    no_events: bool,
+}
+
+impl Fields {
+    /// Whether an attribute with this key is kept.
+    #[inline]
+    fn keeps(&self, key: &str) -> bool {
+        match &self.attributes {
+            None => true,
+            // A short list, compared length first: quicker than hashing the key.
+            Some(keys) => keys.iter().any(|k| **k == *key),
+        }
+    }
+
+    /// Drops from spans what is not kept (after a reading that kept everything).
+    fn project(&self, spans: &mut [SpanRecord]) {
+        if self.attributes.is_none() && !self.no_events {
+            return;
+        }
+        for span in spans {
+            span.attributes.retain(|(key, _)| self.keeps(key));
+            if self.no_events {
+                span.events = Vec::new();
+            }
+        }
+    }
 }
 
 /// Bytes of lines read ahead per decoding thread (1 MiB). Together with the longest
@@ -350,24 +386,26 @@ struct BatchLine {
 /// Decodes one line's JSON, appending its spans to `spans` (how many, or why the line
 /// is not OTLP/JSON): by the scanner of the fields the reports read (`scan`), or by
 /// serde where the scanner declines (the same spans either way).
-fn decode_line(json: &[u8], spans: &mut Vec<SpanRecord>) -> Result<usize, String> {
+fn decode_line(json: &[u8], fields: &Fields, spans: &mut Vec<SpanRecord>) -> Result<usize, String> {
     let first = spans.len();
     if let Some(()) = std::str::from_utf8(json)
         .ok()
-        .and_then(|text| scan::line_spans(text, spans))
+        .and_then(|text| scan::line_spans(text, fields, spans))
     {
         return Ok(spans.len() - first);
     }
     #[cfg(feature = "sonic-rs")]
-    if let Ok(LineSpans(decoded)) = sonic_rs::from_slice::<LineSpans>(json) {
-        spans.extend(decoded);
-        return Ok(spans.len() - first);
-    }
+    let fast = sonic_rs::from_slice::<LineSpans>(json).ok();
+    #[cfg(not(feature = "sonic-rs"))]
+    let fast: Option<LineSpans> = None;
     // Without the feature the decoder; with it, what says why a line is bad (in the
     // words the reader has always used) and the decoder of any line sonic-rs refuses.
-    let LineSpans(decoded) =
-        serde_json::from_slice::<LineSpans>(json).map_err(|e| e.to_string())?;
+    let LineSpans(decoded) = match fast {
+        Some(decoded) => decoded,
+        None => serde_json::from_slice::<LineSpans>(json).map_err(|e| e.to_string())?,
+    };
     spans.extend(decoded);
+    fields.project(&mut spans[first..]);
     Ok(spans.len() - first)
 }
 
@@ -380,7 +418,7 @@ struct Decoded {
 }
 
 /// Decodes a run of a batch's lines, in order.
-fn decode_lines(text: &[u8], lines: &[BatchLine]) -> Decoded {
+fn decode_lines(text: &[u8], lines: &[BatchLine], fields: &Fields) -> Decoded {
     let mut decoded = Decoded {
         spans: Vec::new(),
         lines: Vec::with_capacity(lines.len()),
@@ -389,7 +427,7 @@ fn decode_lines(text: &[u8], lines: &[BatchLine]) -> Decoded {
         let result = if l.too_long {
             Ok(0)
         } else {
-            decode_line(&text[l.range.clone()], &mut decoded.spans)
+            decode_line(&text[l.range.clone()], fields, &mut decoded.spans)
         };
         decoded.lines.push(result);
     }
@@ -409,6 +447,7 @@ impl<R: BufRead> SpanReader<R> {
             pending: Vec::new().into_iter().flatten(),
             max_line_bytes: DEFAULT_MAX_LINE_BYTES,
             threads,
+            fields: Fields::default(),
             stats: ReadStats::default(),
             done: false,
         }
@@ -425,6 +464,52 @@ impl<R: BufRead> SpanReader<R> {
     /// skipped without being held in memory, and counted as bad.
     pub fn max_line_bytes(mut self, max: usize) -> Self {
         self.max_line_bytes = max.max(1);
+        self
+    }
+
+    /// Keeps only the span attributes with these keys (default: all). The others are
+    /// still read, so a line is refused or taken exactly as with all attributes kept
+    /// (the same spans, the same counts), but they are not copied out or kept: a
+    /// report that reads a few attributes of each span reads the file faster and keeps
+    /// less of it in memory. [`REPORT_ATTRIBUTES`](crate::REPORT_ATTRIBUTES) lists the
+    /// attributes of the tree, the cost report and the filters. Resource attributes
+    /// are not span attributes: `service.name` is read whatever the keys.
+    ///
+    /// ```
+    /// use aitrace_insight::tracefile::SpanReader;
+    ///
+    /// let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"chat","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.prompt","value":{"stringValue":"a long prompt"}}]}]}]}]}"#;
+    /// let spans: Vec<_> = SpanReader::new(line.as_bytes())
+    ///     .only_attributes(["gen_ai.operation.name"])
+    ///     .collect();
+    /// assert_eq!(spans[0].operation(), Some("chat"));
+    /// assert_eq!(spans[0].attributes.len(), 1);
+    /// ```
+    pub fn only_attributes<K: AsRef<str>>(mut self, keys: impl IntoIterator<Item = K>) -> Self {
+        let mut kept: Vec<Box<str>> = Vec::new();
+        for key in keys {
+            let key = key.as_ref();
+            if !kept.iter().any(|k| **k == *key) {
+                kept.push(key.into());
+            }
+        }
+        self.fields.attributes = Some(kept.into());
+        self
+    }
+
+    /// Whether to keep span events (default: yes). Events not kept are read all the
+    /// same (a line is refused or taken as when they are kept), then dropped.
+    ///
+    /// ```
+    /// use aitrace_insight::tracefile::SpanReader;
+    ///
+    /// let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"tool","events":[{"name":"started","timeUnixNano":"5"}]}]}]}]}"#;
+    /// let with: Vec<_> = SpanReader::new(line.as_bytes()).collect();
+    /// let without: Vec<_> = SpanReader::new(line.as_bytes()).keep_events(false).collect();
+    /// assert_eq!((with[0].events.len(), without[0].events.len()), (1, 0));
+    /// ```
+    pub fn keep_events(mut self, keep: bool) -> Self {
+        self.fields.no_events = !keep;
         self
     }
 
@@ -499,9 +584,9 @@ impl<R: BufRead> SpanReader<R> {
             && batch.lines.len() > 1
             && batch.text.len() >= PARALLEL_MIN_BYTES
         {
-            decode_parallel(&batch.text, &batch.lines, self.threads)
+            decode_parallel(&batch.text, &batch.lines, &self.fields, self.threads)
         } else {
-            vec![decode_lines(&batch.text, &batch.lines)]
+            vec![decode_lines(&batch.text, &batch.lines, &self.fields)]
         };
         let mut spans = Vec::with_capacity(parts.len());
         let mut results = Vec::with_capacity(batch.lines.len());
@@ -607,7 +692,12 @@ impl<R: BufRead> Iterator for SpanReader<R> {
 /// Decodes a batch's lines on up to `threads` threads, each taking a run of lines of
 /// about the same size; the runs in line order. Where a thread cannot be started, its
 /// lines are decoded on the calling thread.
-fn decode_parallel(text: &[u8], lines: &[BatchLine], threads: usize) -> Vec<Decoded> {
+fn decode_parallel(
+    text: &[u8],
+    lines: &[BatchLine],
+    fields: &Fields,
+    threads: usize,
+) -> Vec<Decoded> {
     let share = text.len() / threads + 1;
     let mut parts = Vec::with_capacity(threads);
     let mut first = 0;
@@ -627,13 +717,13 @@ fn decode_parallel(text: &[u8], lines: &[BatchLine], threads: usize) -> Vec<Deco
             .map(|part| {
                 std::thread::Builder::new()
                     .name("aitrace-insight-decode".into())
-                    .spawn_scoped(scope, move || decode_lines(text, part))
+                    .spawn_scoped(scope, move || decode_lines(text, part, fields))
                     .map_err(|_| *part)
             })
             .collect();
         let mut decoded = Vec::with_capacity(parts.len());
         if let Some(part) = parts.first() {
-            decoded.push(decode_lines(text, part));
+            decoded.push(decode_lines(text, part, fields));
         }
         for handle in handles {
             decoded.push(match handle {
@@ -641,7 +731,7 @@ fn decode_parallel(text: &[u8], lines: &[BatchLine], threads: usize) -> Vec<Deco
                     Ok(d) => d,
                     Err(panic) => std::panic::resume_unwind(panic),
                 },
-                Err(part) => decode_lines(text, part),
+                Err(part) => decode_lines(text, part, fields),
             });
         }
         decoded

@@ -26,8 +26,51 @@ fn via_reader(line: &str) -> Option<Vec<SpanRecord>> {
     (read.stats.bad_lines == 0).then_some(read.spans)
 }
 
+/// Keys kept by the projected readings here: some of the synthetic and odd lines'
+/// keys (of every value kind), and one no line has.
+const KEPT: &[&str] = &[
+    "gen_ai.operation.name",
+    "gen_ai.usage.input_tokens",
+    "gen_ai.usage.cost",
+    "error.type",
+    "s",
+    "i",
+    "a",
+    "k",
+    "two",
+    "none",
+    "absent",
+];
+
+/// What a reader keeping only [`KEPT`] and no events gives for one line.
+fn via_projected_reader(line: &str) -> Option<Vec<SpanRecord>> {
+    let mut reader = tracefile::SpanReader::new(line.as_bytes())
+        .only_attributes(KEPT)
+        .keep_events(false);
+    let spans: Vec<SpanRecord> = reader.by_ref().collect();
+    (reader.stats().bad_lines == 0).then_some(spans)
+}
+
+/// Spans as a projected reading must give them: the attributes with kept keys, in
+/// order, and no events.
+fn projected(spans: Option<Vec<SpanRecord>>) -> Option<Vec<SpanRecord>> {
+    let mut spans = spans?;
+    for span in &mut spans {
+        span.attributes
+            .retain(|(key, _)| KEPT.contains(&key.as_str()));
+        span.events.clear();
+    }
+    Some(spans)
+}
+
 fn assert_same(line: &str) {
-    assert_eq!(via_reader(line), via_proto(line), "line: {line}");
+    let full = via_reader(line);
+    assert_eq!(full, via_proto(line), "line: {line}");
+    assert_eq!(
+        via_projected_reader(line),
+        projected(full),
+        "projected, line: {line}"
+    );
 }
 
 #[test]
@@ -122,6 +165,40 @@ impl Rng {
     }
 }
 
+/// A line refused for a value of an attribute or event not kept is refused all the
+/// same: keeping fewer attributes never turns a bad line into spans.
+#[test]
+fn values_not_kept_are_still_checked() {
+    let bad_values = [
+        r#"{"intValue":"1.5"}"#,
+        r#"{"intValue":1e3}"#,
+        r#"{"doubleValue":"x"}"#,
+        r#"{"boolValue":1}"#,
+        r#"{"stringValue":7}"#,
+        r#"{"bytesValue":"***"}"#,
+        r#"{"arrayValue":{"values":[{"intValue":"x"}]}}"#,
+        r#"{"stringValue":"\x"}"#,
+    ];
+    for value in bad_values {
+        for line in [
+            format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{{IDS},"attributes":[{{"key":"not.kept","value":{value}}}]}}]}}]}}]}}"#
+            ),
+            format!(
+                r#"{{"resourceSpans":[{{"scopeSpans":[{{"spans":[{{{IDS},"events":[{{"name":"e","attributes":[{{"key":"s","value":{value}}}]}}]}}]}}]}}]}}"#
+            ),
+        ] {
+            assert_eq!(via_proto(&line), None, "the proto types accept {line}");
+            assert_eq!(via_reader(&line), None, "the reader accepts {line}");
+            assert_eq!(
+                via_projected_reader(&line),
+                None,
+                "the projected reader accepts {line}"
+            );
+        }
+    }
+}
+
 /// The reader takes most lines through a scanner of the fields it keeps and leaves the
 /// rest to serde: on edits of real lines (a character dropped, or pieces of JSON and of
 /// escapes inserted, anywhere) it gives what the serde reading of `LineSpans` gives, and
@@ -196,6 +273,12 @@ fn edited_lines_read_as_the_serde_reading_reads_them() {
                 .map(|spans| spans.0);
             let ours = via_reader(&line);
             assert_eq!(ours, serde, "line: {line}");
+            // Kept or not, an attribute is read alike: the same lines refused.
+            assert_eq!(
+                via_projected_reader(&line),
+                projected(serde),
+                "projected, line: {line}"
+            );
             tried += 1;
             read += usize::from(ours.is_some());
         }
@@ -267,6 +350,19 @@ fn decoding_on_several_threads_gives_the_spans_and_counts_of_one() {
     let (many, many_stats) = read_with(&text, 4);
     assert_eq!(many_stats, one_stats);
     assert!(many == one, "the spans differ");
+    // Projected, on several threads: the spans projected, the counts the same.
+    let input = std::io::BufReader::with_capacity(4096, text.as_bytes());
+    let mut reader = tracefile::SpanReader::new(input)
+        .threads(4)
+        .max_line_bytes(200_000)
+        .only_attributes(KEPT)
+        .keep_events(false);
+    let some: Vec<SpanRecord> = reader.by_ref().collect();
+    assert_eq!(reader.stats(), &one_stats);
+    assert!(
+        Some(some) == projected(Some(one.clone())),
+        "the projected spans differ"
+    );
     assert_eq!(one.len(), good * 100);
     assert_eq!(
         (

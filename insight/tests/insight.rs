@@ -543,3 +543,165 @@ fn ten_thousand_spans_add_up_exactly() {
     assert_eq!(json["otherData"]["spans"], 10_000);
     assert_nested(events);
 }
+
+/// Every report of `text` (trees plain and in color, the error selection, the cost
+/// table and JSON), as read by `reader`.
+fn reports<'a>(text: &'a str, reader: impl Fn(&'a [u8]) -> SpanReader<&'a [u8]>) -> String {
+    let traces = Filter::default().apply(reader(text.as_bytes()));
+    let errors = Filter {
+        errors_only: true,
+        ..Filter::default()
+    };
+    let failed = errors.apply(reader(text.as_bytes()));
+    let color = tree::TreeOptions {
+        color: true,
+        ..tree::TreeOptions::default()
+    };
+    let report = CostReport::new(&traces);
+    let mut table = Vec::new();
+    report.write_table(&mut table).expect("in memory");
+    format!(
+        "{}\n{}\n{}\n{}\n{}",
+        plain(&traces),
+        tree::render(&traces, &color),
+        plain(&failed),
+        String::from_utf8(table).expect("utf-8"),
+        report.to_json()
+    )
+}
+
+/// Lines with every attribute the reports read, the older names they fall back on
+/// among them, next to attributes and events they do not read.
+fn report_lines() -> String {
+    let s = |k: &str, v: &str| format!(r#"{{"key":"{k}","value":{{"stringValue":"{v}"}}}}"#);
+    let i = |k: &str, v: i64| format!(r#"{{"key":"{k}","value":{{"intValue":"{v}"}}}}"#);
+    let d = |k: &str, v: f64| format!(r#"{{"key":"{k}","value":{{"doubleValue":{v}}}}}"#);
+    let legacy = [
+        s("gen_ai.operation.name", "chat"),
+        s("gen_ai.system", "anthropic"),
+        s("gen_ai.request.model", "claude-x"),
+        i("gen_ai.usage.prompt_tokens", 7),
+        i("gen_ai.usage.completion_tokens", 3),
+        i("gen_ai.usage.cache_creation.input_tokens", 4),
+        s("aitrace.cost.unavailable", "unknown model claude-x"),
+        s("gen_ai.input.messages", "not read by any report"),
+    ]
+    .join(",");
+    let current = [
+        s("gen_ai.operation.name", "chat"),
+        s("gen_ai.provider.name", "openai"),
+        s("gen_ai.request.model", "gpt-4o"),
+        s("gen_ai.response.model", "gpt-4o-2024-08-06"),
+        i("gen_ai.usage.input_tokens", 100),
+        i("gen_ai.usage.output_tokens", 20),
+        i("gen_ai.usage.cache_read.input_tokens", 50),
+        i("gen_ai.usage.cache_write.input_tokens", 6),
+        i("gen_ai.usage.reasoning.output_tokens", 9),
+        d("gen_ai.usage.cost", 0.5),
+        d("gen_ai.response.time_to_first_chunk", 0.125),
+        r#"{"key":"gen_ai.response.finish_reasons","value":{"arrayValue":{"values":[{"stringValue":"stop"}]}}}"#.to_owned(),
+    ]
+    .join(",");
+    let agent = [
+        s("gen_ai.operation.name", "invoke_agent"),
+        s("gen_ai.agent.name", "helper"),
+        i("gen_ai.usage.input_tokens", 107),
+    ]
+    .join(",");
+    let http = [
+        s("http.request.method", "GET"),
+        i("http.response.status_code", 503),
+    ]
+    .join(",");
+    let failed = [s("error.type", "timeout"), s("tool.detail", "x")].join(",");
+    let spans = [
+        (
+            "00000000000000a1",
+            "",
+            "invoke_agent planner",
+            0,
+            100,
+            agent.as_str(),
+        ),
+        (
+            "00000000000000a2",
+            "00000000000000a1",
+            "chat claude-x",
+            5,
+            30,
+            &legacy,
+        ),
+        (
+            "00000000000000a3",
+            "00000000000000a1",
+            "chat gpt-4o",
+            31,
+            60,
+            &current,
+        ),
+        (
+            "00000000000000a4",
+            "00000000000000a1",
+            "GET /search",
+            61,
+            80,
+            &http,
+        ),
+        (
+            "00000000000000a5",
+            "00000000000000a1",
+            "execute_tool fetch",
+            81,
+            99,
+            &failed,
+        ),
+    ];
+    let mut text = line(TRACE, &spans);
+    text.push('\n');
+    // With an event, which no report reads.
+    text.push_str(&text.replace(TRACE, "1af7651916cd43dd8448eb211c80319c").replace(
+        r#""attributes":[{"key":"error.type""#,
+        r#""events":[{"name":"retry","timeUnixNano":"90","attributes":[]}],"attributes":[{"key":"error.type""#,
+    ));
+    text
+}
+
+/// Reading only `REPORT_ATTRIBUTES` and no events gives the same reports as reading
+/// everything: on the file exporter's files, the synthetic file and lines with every
+/// attribute the reports read; and each key listed is needed (without it, some report
+/// changes), so the list is neither short nor padded.
+#[test]
+fn reports_read_the_same_from_report_attributes_alone() {
+    use aitrace_insight::REPORT_ATTRIBUTES;
+
+    let dir = demo::temp_dir("insight-projection");
+    let demo = demo::write(&dir);
+    let mut text = String::new();
+    for file in [&demo.agent_file, &demo.search_file] {
+        text.push_str(&std::fs::read_to_string(file).expect("read"));
+    }
+    let mut synthetic = Vec::new();
+    synthetic::write(&mut synthetic, 3, 40);
+    text.push_str(&String::from_utf8(synthetic).expect("utf-8"));
+    text.push_str(&report_lines());
+    assert!(text.contains(r#""events":[{"#), "the corpus has events");
+
+    let full = reports(&text, SpanReader::new);
+    let only = |keys: &[&str]| {
+        reports(&text, |bytes| {
+            SpanReader::new(bytes)
+                .only_attributes(keys)
+                .keep_events(false)
+        })
+    };
+    assert_eq!(only(REPORT_ATTRIBUTES), full);
+    for key in REPORT_ATTRIBUTES {
+        let fewer: Vec<&str> = REPORT_ATTRIBUTES
+            .iter()
+            .copied()
+            .filter(|k| k != key)
+            .collect();
+        assert_ne!(only(&fewer), full, "no report changes without {key}");
+    }
+    std::fs::remove_dir_all(&dir).ok();
+}

@@ -19,7 +19,7 @@ use std::borrow::Cow;
 use aitrace_core::json::{Keys, Scan, Seen, MAX_DEPTH};
 
 use super::wire::kvlist_text;
-use super::{hex, AttrValue, EventRecord, SpanRecord, Text};
+use super::{hex, AttrValue, EventRecord, Fields, SpanRecord, Text};
 
 // The fields of each object in the order the OTLP/JSON file exporter writes them (the
 // scanner then passes over most keys by comparing them with the text; any order reads).
@@ -64,15 +64,15 @@ const ANY_VALUE: Keys = Keys::new(&[
 ]);
 const VALUES: Keys = Keys::new(&["values"]);
 
-/// Appends the spans of one line to `spans`; or answers `None`, `spans` as it was,
-/// when serde must read the line.
-pub(super) fn line_spans(text: &str, spans: &mut Vec<SpanRecord>) -> Option<()> {
+/// Appends the spans of one line to `spans`, with the attributes and events `fields`
+/// keeps; or answers `None`, `spans` as it was, when serde must read the line.
+pub(super) fn line_spans(text: &str, fields: &Fields, spans: &mut Vec<SpanRecord>) -> Option<()> {
     let first = spans.len();
     let mut s = Scan::new(text);
     let mut scratch = Vec::new();
     let read = s
         .object_in_order(0, &LINE, |s, key| match key {
-            "resourceSpans" => s.array(1, |s| resource_spans(s, spans, &mut scratch)),
+            "resourceSpans" => s.array(1, |s| resource_spans(s, fields, spans, &mut scratch)),
             _ => s.skip(1),
         })
         .and_then(|()| s.end());
@@ -89,6 +89,7 @@ type Scratch = Vec<(Text, AttrValue)>;
 /// One `ResourceSpans` (depth 2): its spans, with the resource's `service.name`.
 fn resource_spans(
     s: &mut Scan<'_>,
+    fields: &Fields,
     spans: &mut Vec<SpanRecord>,
     scratch: &mut Scratch,
 ) -> Option<()> {
@@ -102,7 +103,7 @@ fn resource_spans(
         "scopeSpans" => s.array(3, |s| {
             s.object_in_order(4, &SCOPE_SPANS, |s, key| match key {
                 "spans" => s.array(5, |s| {
-                    spans.push(span(s, scratch)?);
+                    spans.push(span(s, fields, scratch)?);
                     Some(())
                 }),
                 _ => s.skip(5),
@@ -143,8 +144,8 @@ fn resource(s: &mut Scan<'_>) -> Option<Option<Text>> {
     Some(service)
 }
 
-/// A span (depth 6).
-fn span(s: &mut Scan<'_>, scratch: &mut Scratch) -> Option<SpanRecord> {
+/// A span (depth 6), with the attributes and events `fields` keeps (all are read).
+fn span(s: &mut Scan<'_>, fields: &Fields, scratch: &mut Scratch) -> Option<SpanRecord> {
     scratch.clear();
     let mut span = SpanRecord::default();
     s.object_in_order(6, &SPAN, |s, key| {
@@ -157,11 +158,16 @@ fn span(s: &mut Scan<'_>, scratch: &mut Scratch) -> Option<SpanRecord> {
             "startTimeUnixNano" => span.start_unix_nano = nanos(s)?,
             "endTimeUnixNano" => span.end_unix_nano = nanos(s)?,
             "attributes" => s.array(7, |s| {
-                scratch.push(attr(s, 8)?);
+                if let Some(kv) = kept_attr(s, 8, |key| fields.keeps(key))? {
+                    scratch.push(kv);
+                }
                 Some(())
             })?,
             "events" => s.array(7, |s| {
-                span.events.push(event(s)?);
+                let event = event(s, !fields.no_events)?;
+                if !fields.no_events {
+                    span.events.push(event);
+                }
                 Some(())
             })?,
             "status" => {
@@ -201,8 +207,8 @@ fn status(s: &mut Scan<'_>) -> Option<(i32, Text)> {
     Some((code, message))
 }
 
-/// A span event (depth 8).
-fn event(s: &mut Scan<'_>) -> Option<EventRecord> {
+/// A span event (depth 8); with no attributes when it is not kept (they are read).
+fn event(s: &mut Scan<'_>, kept: bool) -> Option<EventRecord> {
     let mut event = EventRecord {
         name: Text::new(),
         time_unix_nano: 0,
@@ -213,7 +219,9 @@ fn event(s: &mut Scan<'_>) -> Option<EventRecord> {
             "name" => event.name = s.string()?.into(),
             "timeUnixNano" => event.time_unix_nano = nanos(s)?,
             "attributes" => s.array(9, |s| {
-                event.attributes.push(attr(s, 10)?);
+                if let Some(kv) = kept_attr(s, 10, |_| kept)? {
+                    event.attributes.push(kv);
+                }
                 Some(())
             })?,
             _ => s.skip(9)?,
@@ -260,9 +268,28 @@ fn nanos(s: &mut Scan<'_>) -> Option<u64> {
 /// A `KeyValue` object at `depth`: the key and its value (an empty `Other` when it
 /// has none).
 fn attr(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
-    if let Some(kv) = attr_in_layout(s, depth) {
+    // Every key kept: the inner `None` cannot occur.
+    kept_attr(s, depth, |_| true)?
+}
+
+/// A `KeyValue` object at `depth`, read whole; `Some(None)` when `keeps` declines its
+/// key (then its value is checked as when kept, and not copied out where the layout
+/// allows: see [`attr_in_layout`]).
+fn kept_attr(
+    s: &mut Scan<'_>,
+    depth: usize,
+    keeps: impl Fn(&str) -> bool,
+) -> Option<Option<(Text, AttrValue)>> {
+    if let Some(kv) = attr_in_layout(s, depth, &keeps) {
         return Some(kv);
     }
+    let (key, value) = any_layout_attr(s, depth)?;
+    Some(keeps(&key).then_some((key, value)))
+}
+
+/// A `KeyValue` object at `depth`, its fields in any order and repeated as serde
+/// takes them.
+fn any_layout_attr(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
     let (mut key, mut value) = (None, None);
     s.object_in_order(depth, &KEY_VALUE, |s, k| {
         match k {
@@ -305,6 +332,16 @@ impl Scalar {
             Scalar::Bool => AttrValue::Bool(s.boolean()?),
         })
     }
+
+    /// Reads a value of this kind as [`read`](Scalar::read) does (refusing what it
+    /// refuses), keeping nothing: a string not unescaped into a copy of its own.
+    #[inline]
+    fn pass(self, s: &mut Scan<'_>) -> Option<()> {
+        match self {
+            Scalar::Str => s.string().map(drop),
+            _ => self.read(s).map(drop),
+        }
+    }
 }
 
 /// An attribute with a string, integer, double or boolean value, written as OTLP/JSON
@@ -314,14 +351,19 @@ impl Scalar {
 /// the value are read as anywhere else (whitespace before them skipped). Anything else
 /// (another layout, another kind, `null`, an escape the scanner leaves to serde) is
 /// `None`, and the attribute is read the general way from where it starts; the same key
-/// and value either way.
-fn attr_in_layout(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
+/// and value either way. `Some(None)`: read, and `keeps` declined the key (neither it
+/// nor the value was copied).
+fn attr_in_layout(
+    s: &mut Scan<'_>,
+    depth: usize,
+    keeps: impl Fn(&str) -> bool,
+) -> Option<Option<(Text, AttrValue)>> {
     if depth + 1 >= MAX_DEPTH {
         return None;
     }
     let mut t = s.clone();
     t.exactly(r#"{"key":"#)?;
-    let key = Text::from(t.string()?);
+    let key = t.string()?;
     t.exactly(r#","value":{""#)?;
     // The kind's name and its colon compared at once, literals of known length (a
     // loop over a table of names cost 3% of a file's decoding).
@@ -336,10 +378,15 @@ fn attr_in_layout(s: &mut Scan<'_>, depth: usize) -> Option<(Text, AttrValue)> {
     } else {
         return None;
     };
-    let value = kind.read(&mut t)?;
+    let value = if keeps(&key) {
+        Some(kind.read(&mut t)?)
+    } else {
+        kind.pass(&mut t)?;
+        None
+    };
     t.exactly("}}")?;
     *s = t;
-    Some((key, value))
+    Some(value.map(|value| (Text::from(key), value)))
 }
 
 /// An `AnyValue` object at `depth` (`None` inside: no value field it knows).
@@ -421,7 +468,7 @@ mod tests {
         ];
         for line in lines {
             let mut ours = Vec::new();
-            line_spans(line, &mut ours).expect("read by the scanner");
+            line_spans(line, &Fields::default(), &mut ours).expect("read by the scanner");
             let LineSpans(theirs) = serde_json::from_str(line).expect("valid");
             assert_eq!(ours, theirs);
         }
@@ -437,7 +484,11 @@ mod tests {
             );
             assert!(serde_json::from_str::<LineSpans>(&line).is_ok(), "{line}");
             let mut spans = vec![SpanRecord::default()];
-            assert_eq!(line_spans(&line, &mut spans), None, "{line}");
+            assert_eq!(
+                line_spans(&line, &Fields::default(), &mut spans),
+                None,
+                "{line}"
+            );
             assert_eq!(spans, [SpanRecord::default()], "left as it was");
         }
     }
@@ -452,11 +503,15 @@ mod tests {
         }];
         let line = r#"{"resourceSpans":[{"resource":{"attributes":[{"key":"service.name","value":{"stringValue":"svc"}}]},"scopeSpans":[{"spans":[{"spanId":"01","name":"read"},{"spanId":"02","name":"\ud83d\ude00"}]}]}]}"#;
         let mut spans = before.clone();
-        assert_eq!(line_spans(line, &mut spans), None, "a surrogate escape");
+        assert_eq!(
+            line_spans(line, &Fields::default(), &mut spans),
+            None,
+            "a surrogate escape"
+        );
         assert_eq!(spans, before);
         // Without the second span the line is read, after what was there.
         let line = line.replace(r#",{"spanId":"02","name":"\ud83d\ude00"}"#, "");
-        line_spans(&line, &mut spans).expect("read");
+        line_spans(&line, &Fields::default(), &mut spans).expect("read");
         assert_eq!(spans.len(), 2);
         assert_eq!(
             (spans[0].service.as_str(), spans[1].service.as_str()),
