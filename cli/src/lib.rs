@@ -82,10 +82,12 @@ fn run(argv: impl IntoIterator<Item = std::ffi::OsString>) -> Result<(), Failure
         return follow::run(&args);
     }
     let sources = input::resolve(&args.inputs, args.all_files)?;
-    // `export` writes every attribute and event; the other reports read a few.
-    let fields = match args.command {
-        Command::Export => input::Fields::All,
-        Command::Tree | Command::Cost | Command::View => input::Fields::Reports,
+    // `export` writes every attribute and event; `tree` and `cost` read a few (`view`
+    // returned above).
+    let fields = if args.command == Command::Export {
+        input::Fields::All
+    } else {
+        input::Fields::Reports
     };
     let loaded = input::load(&sources, &args.filter, fields)?;
     let read_any = loaded.stats.spans > 0;

@@ -64,8 +64,9 @@ use aitrace_core::conventions as c;
 /// the same trees and cost reports in less time and memory; [`chrome`] export writes
 /// every attribute and event, so it reads them all.
 ///
-/// A report that reads another attribute must list it here (the tests compare every
-/// report over files read both ways).
+/// A report that reads another attribute must list it here, and the sample lines of
+/// the test that compares every report read both ways must hold it: that test finds a
+/// missing key only where the sample has one.
 ///
 /// ```
 /// use aitrace_insight::tracefile::SpanReader;

@@ -469,7 +469,8 @@ impl<R: BufRead> SpanReader<R> {
 
     /// Keeps only the span attributes with these keys (default: all). The others are
     /// still read, so a line is refused or taken exactly as with all attributes kept
-    /// (the same spans, the same counts), but they are not copied out or kept: a
+    /// (the same spans, the same counts), but they are not kept (and in the layout the
+    /// file exporter writes, strings, numbers and booleans are not even copied out): a
     /// report that reads a few attributes of each span reads the file faster and keeps
     /// less of it in memory. [`REPORT_ATTRIBUTES`](crate::REPORT_ATTRIBUTES) lists the
     /// attributes of the tree, the cost report and the filters. Resource attributes

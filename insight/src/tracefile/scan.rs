@@ -334,7 +334,7 @@ impl Scalar {
     }
 
     /// Reads a value of this kind as [`read`](Scalar::read) does (refusing what it
-    /// refuses), keeping nothing: a string not unescaped into a copy of its own.
+    /// refuses), keeping nothing: a string with no escapes is not copied.
     #[inline]
     fn pass(self, s: &mut Scan<'_>) -> Option<()> {
         match self {
@@ -351,8 +351,8 @@ impl Scalar {
 /// the value are read as anywhere else (whitespace before them skipped). Anything else
 /// (another layout, another kind, `null`, an escape the scanner leaves to serde) is
 /// `None`, and the attribute is read the general way from where it starts; the same key
-/// and value either way. `Some(None)`: read, and `keeps` declined the key (neither it
-/// nor the value was copied).
+/// and value either way. `Some(None)`: read, and `keeps` declined the key (neither is
+/// copied unless escapes had to be decoded).
 fn attr_in_layout(
     s: &mut Scan<'_>,
     depth: usize,
