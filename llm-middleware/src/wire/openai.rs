@@ -1018,6 +1018,61 @@ impl<'a> Chunk<'a> {
     }
 }
 
+/// A content delta written as OpenAI writes it, to the byte:
+/// `{"id":…,"object":"chat.completion.chunk","created":N,"model":…,` then
+/// `"service_tier":…,` and `"system_fingerprint":…,` if present, then
+/// `"choices":[{"index":N,"delta":{"content":…},"logprobs":null,"finish_reason":null}]`,
+/// `,"usage":null` and `,"obfuscation":…` if present, and `}`: read without the scan
+/// of every key (most chunks of a stream read with content capture on). `None` for any
+/// other chunk or layout, which is then read as usual: a chunk of this layout is valid
+/// JSON that [`Chunk::scan`] and serde read as this chunk.
+fn content_chunk(text: &str) -> Option<Chunk<'_>> {
+    let mut s = Scan::new(text);
+    s.exactly(r#"{"id":"#)?;
+    let id = s.string()?;
+    s.exactly(r#","object":"chat.completion.chunk","created":"#)?;
+    s.u64()?;
+    s.exactly(r#","model":"#)?;
+    let model = s.string()?;
+    // An optional part: passed over if it is next (`exactly` moves on only then).
+    let present = |s: &mut Scan<'_>, part: &str| s.exactly(part).is_some();
+    let service_tier = match present(&mut s, r#","service_tier":"#) {
+        true => Some(s.string()?),
+        false => None,
+    };
+    let system_fingerprint = match present(&mut s, r#","system_fingerprint":"#) {
+        true => Some(s.string()?),
+        false => None,
+    };
+    s.exactly(r#","choices":[{"index":"#)?;
+    let index = s.index()?;
+    s.exactly(r#","delta":{"content":"#)?;
+    let content = s.string()?;
+    s.exactly(r#"},"logprobs":null,"finish_reason":null}]"#)?;
+    present(&mut s, r#","usage":null"#);
+    if present(&mut s, r#","obfuscation":"#) {
+        s.string()?;
+    }
+    s.exactly("}")?;
+    (s.rest().is_empty()).then_some(())?;
+    Some(Chunk {
+        id: Some(id),
+        model: Some(model),
+        service_tier,
+        system_fingerprint,
+        choices: vec![ChunkChoice {
+            index,
+            delta: Some(Delta {
+                content: Some(content),
+            }),
+            text: None,
+            finish_reason: None,
+        }],
+        usage: None,
+        error: None,
+    })
+}
+
 impl<'a> ChunkChoice<'a> {
     fn scan(s: &mut Scan<'a>) -> Option<ChunkChoice<'a>> {
         let mut choice = ChunkChoice::default();
@@ -1099,8 +1154,16 @@ impl StreamAccumulator for ChatStreamState {
         if !self.capture && self.info.model.is_some() && !chunk_has_news(data) {
             return Ok(());
         }
-        let chunk =
-            crate::wire::scan_json(data, Chunk::scan).map_err(|e| malformed("stream chunk", e))?;
+        // With capture on, a content delta in OpenAI's layout is read from that layout.
+        let fast = match self.capture {
+            true => std::str::from_utf8(data).ok().and_then(content_chunk),
+            false => None,
+        };
+        let chunk = match fast {
+            Some(chunk) => chunk,
+            None => crate::wire::scan_json(data, Chunk::scan)
+                .map_err(|e| malformed("stream chunk", e))?,
+        };
         if let Some(err) = chunk.error {
             self.error = Some(error_of(&err));
         }
@@ -1576,5 +1639,72 @@ mod tests {
             "a\n\"b\"été o…[truncated 13 bytes]"
         );
         assert_eq!(out[0]["finish_reason"], "stop");
+    }
+
+    /// Content deltas as OpenAI writes them: with and without the optional parts.
+    const CONTENT_SEEDS: &[&str] = &[
+        r#"{"id":"chatcmpl-B","object":"chat.completion.chunk","created":1730000000,"model":"gpt-4o-2024-08-06","service_tier":"default","system_fingerprint":"fp_50","choices":[{"index":0,"delta":{"content":"Hel\"lo\u00e9"},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"abc"}"#,
+        r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o-mini","choices":[{"index":2,"delta":{"content":"token 1 "},"logprobs":null,"finish_reason":null}]}"#,
+    ];
+
+    #[test]
+    fn content_deltas_read_from_their_layout_as_serde_reads_them() {
+        crate::wire::mutations::assert_reads_as_serde(
+            CONTENT_SEEDS,
+            40,
+            |t| content_chunk(t).map(|c| chunk_fields(&c)),
+            |t| serde_json::from_str::<Chunk<'_>>(t).map(|c| chunk_fields(&c)),
+        );
+        // Other chunks and layouts are left to the scan.
+        for other in [
+            CHUNK_SEEDS[1],
+            CHUNK_SEEDS[2],
+            &CONTENT_SEEDS[1].replace(r#""content":"token 1 ""#, r#""content":null"#),
+            &CONTENT_SEEDS[1].replace(r#""finish_reason":null"#, r#""finish_reason":"stop""#),
+            &CONTENT_SEEDS[1].replace(r#""index":2"#, r#""index":02"#),
+            &CONTENT_SEEDS[1].replace(r#""created":1"#, r#""created":-1"#),
+            &CONTENT_SEEDS[1].replace(r#""created":1"#, r#""created":1.5"#),
+            &CONTENT_SEEDS[1].replace(r#"}]}"#, r#"}],"usage":{"total_tokens":3}}"#),
+            &CONTENT_SEEDS[1].replace(r#"}]}"#, r#"}],"error":null}"#),
+            &format!("{} ", CONTENT_SEEDS[1]),
+            &format!(" {}", CONTENT_SEEDS[1]),
+        ] {
+            assert!(content_chunk(other).is_none(), "{other}");
+        }
+    }
+
+    /// With capture on, a stream reads the same whether its chunks come in OpenAI's
+    /// layout (read from it) or in another (read by the scan): the service tier and
+    /// fingerprint of every chunk, each choice's text, ids, finish reasons, usage.
+    #[test]
+    fn a_stream_reads_alike_in_the_content_layout_and_out_of_it() {
+        let chunks = [
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","service_tier":"default","system_fingerprint":"fp_1","choices":[{"index":0,"delta":{"content":"Hel"},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","service_tier":"flex","system_fingerprint":"fp_2","choices":[{"index":1,"delta":{"content":"other"},"logprobs":null,"finish_reason":null}],"usage":null,"obfuscation":"xyz"}"#,
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{"content":"lo \"you\""},"logprobs":null,"finish_reason":null}]}"#,
+            r#"{"id":"chatcmpl-1","object":"chat.completion.chunk","created":1,"model":"gpt-4o","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"},{"index":1,"delta":{},"logprobs":null,"finish_reason":"length"}],"usage":{"prompt_tokens":5,"completion_tokens":4,"total_tokens":9}}"#,
+        ];
+        assert!(chunks[..3].iter().all(|c| content_chunk(c).is_some()));
+        let read = |chunks: &[String]| {
+            let mut acc = ChatStreamState::new(true);
+            for data in chunks {
+                acc.on_event(SseEvent {
+                    event: "",
+                    data: data.as_bytes(),
+                })
+                .unwrap();
+            }
+            let info = acc.finish();
+            format!("{info:?}")
+        };
+        let in_layout: Vec<String> = chunks.iter().map(|c| c.to_string()).collect();
+        // A space after the opening brace: the same JSON, another layout.
+        let out_of_layout: Vec<String> = chunks.iter().map(|c| c.replacen('{', "{ ", 1)).collect();
+        assert!(out_of_layout.iter().all(|c| content_chunk(c).is_none()));
+        let read_in = read(&in_layout);
+        assert_eq!(read_in, read(&out_of_layout));
+        for kept in [r#""flex""#, r#""fp_2""#, r#"Hello \"you\""#, r#""other""#] {
+            assert!(read_in.contains(kept), "{kept} not in {read_in}");
+        }
     }
 }
