@@ -634,6 +634,109 @@ impl ChatResponse {
     }
 }
 
+impl ChatResponse {
+    /// A chat completion written as OpenAI writes it:
+    /// `{"id":…,"object":"chat.completion","created":N,"model":…,"choices":[…],` then
+    /// `"usage":{…}`, and the service tier and fingerprint if present, and `}`.
+    ///
+    /// - Each choice is `{"index":N,"message":…,"logprobs":…,"finish_reason":…}`. The
+    ///   message and the logprobs are not kept: they are checked and passed over, as
+    ///   [`ChatResponse::scan`] does, so any message reads here (text, tool calls).
+    /// - The usage has the three counts, then the two details objects with the counts
+    ///   OpenAI writes today.
+    ///
+    /// The text is read from that layout: its literal parts are compared, the values
+    /// read as anywhere else. `None` for any other layout, which is then read by
+    /// [`ChatResponse::scan`]. A response of this layout is valid JSON that the scan
+    /// and serde read as this response.
+    fn from_layout(text: &str) -> Option<ChatResponse> {
+        let mut s = Scan::new(text);
+        let present = |s: &mut Scan<'_>, part: &str| s.exactly(part).is_some();
+        s.exactly(r#"{"id":"#)?;
+        let id = opt_string(&mut s)?;
+        s.exactly(r#","object":"chat.completion","created":"#)?;
+        s.u64()?;
+        s.exactly(r#","model":"#)?;
+        let model = opt_string(&mut s)?;
+        s.exactly(r#","choices":["#)?;
+        let mut choices = Vec::new();
+        if !present(&mut s, "]") {
+            loop {
+                s.exactly(r#"{"index":"#)?;
+                let index = u32::try_from(s.index()?).ok()?;
+                s.exactly(r#","message":"#)?;
+                s.skip(3)?;
+                s.exactly(r#","logprobs":"#)?;
+                s.skip(3)?;
+                s.exactly(r#","finish_reason":"#)?;
+                let finish_reason = opt_string(&mut s)?;
+                s.exactly("}")?;
+                choices.push(Choice {
+                    index,
+                    finish_reason,
+                });
+                if present(&mut s, "]") {
+                    break;
+                }
+                s.exactly(",")?;
+            }
+        }
+        s.exactly(r#","usage":{"prompt_tokens":"#)?;
+        let prompt_tokens = s.opt_i64()?;
+        s.exactly(r#","completion_tokens":"#)?;
+        let completion_tokens = s.opt_i64()?;
+        s.exactly(r#","total_tokens":"#)?;
+        s.opt_i64()?;
+        s.exactly(r#","prompt_tokens_details":{"cached_tokens":"#)?;
+        let cached_tokens = s.opt_i64()?;
+        s.exactly(r#","audio_tokens":"#)?;
+        let audio_in = s.opt_i64()?;
+        s.exactly(r#"},"completion_tokens_details":{"reasoning_tokens":"#)?;
+        let reasoning_tokens = s.opt_i64()?;
+        s.exactly(r#","audio_tokens":"#)?;
+        let audio_out = s.opt_i64()?;
+        s.exactly(r#","accepted_prediction_tokens":"#)?;
+        s.opt_i64()?;
+        s.exactly(r#","rejected_prediction_tokens":"#)?;
+        s.opt_i64()?;
+        s.exactly("}}")?;
+        let service_tier = match present(&mut s, r#","service_tier":"#) {
+            true => opt_string(&mut s)?,
+            false => None,
+        };
+        let system_fingerprint = match present(&mut s, r#","system_fingerprint":"#) {
+            true => opt_string(&mut s)?,
+            false => None,
+        };
+        s.exactly("}")?;
+        s.end()?;
+        Some(ChatResponse {
+            id,
+            model,
+            choices,
+            usage: Some(ChatUsage {
+                prompt_tokens,
+                completion_tokens,
+                prompt_tokens_details: Some(PromptDetails {
+                    cached_tokens,
+                    text_tokens: None,
+                    image_tokens: None,
+                    audio_tokens: audio_in,
+                }),
+                completion_tokens_details: Some(CompletionDetails {
+                    reasoning_tokens,
+                    text_tokens: None,
+                    image_tokens: None,
+                    audio_tokens: audio_out,
+                }),
+                prompt_cache_hit_tokens: None,
+            }),
+            service_tier,
+            system_fingerprint,
+        })
+    }
+}
+
 impl Choice {
     fn scan(s: &mut Scan<'_>) -> Option<Choice> {
         let mut choice = Choice::default();
@@ -734,8 +837,10 @@ fn scan_details(s: &mut Scan<'_>, depth: usize, keys: &Keys) -> Option<Option<[O
 
 /// Reads a chat completion (or legacy completion) response.
 pub fn parse_chat_response(body: &[u8], capture: bool) -> Result<ResponseInfo, ExtractError> {
-    let resp =
-        crate::wire::scan_json(body, ChatResponse::scan).map_err(|e| malformed("response", e))?;
+    let resp = crate::wire::scan_json(body, |text| {
+        ChatResponse::from_layout(text).or_else(|| ChatResponse::scan(text))
+    })
+    .map_err(|e| malformed("response", e))?;
     let mut choices = resp.choices;
     choices.sort_by_key(|c| c.index);
     let mut info = ResponseInfo {
@@ -1018,7 +1123,8 @@ impl<'a> Chunk<'a> {
     }
 }
 
-/// A content delta written as OpenAI writes it, to the byte:
+/// A content delta written as OpenAI writes it (its literal parts byte for byte,
+/// whitespace allowed only before a value, as anywhere else):
 /// `{"id":…,"object":"chat.completion.chunk","created":N,"model":…,` then
 /// `"service_tier":…,` and `"system_fingerprint":…,` if present, then
 /// `"choices":[{"index":N,"delta":{"content":…},"logprobs":null,"finish_reason":null}]`,
@@ -1597,6 +1703,45 @@ mod tests {
     }
 
     #[test]
+    fn responses_in_openai_layout_read_from_it_as_serde_reads_them() {
+        // The layout, with tool calls, several choices, nulls and without the
+        // optional parts.
+        let seeds = [
+            RESPONSE_SEEDS[0],
+            r#"{"id":"chatcmpl-2","object":"chat.completion","created":1,"model":"gpt-4o","choices":[{"index":1,"message":{"role":"assistant","content":null,"tool_calls":[{"id":"call_1","type":"function","function":{"name":"f","arguments":"{\"a\":1}"}}],"refusal":null,"annotations":[]},"logprobs":null,"finish_reason":"tool_calls"},{"index":0,"message":{"role":"assistant","content":"caf\u00e9"},"logprobs":{"content":[]},"finish_reason":null}],"usage":{"prompt_tokens":120,"completion_tokens":30,"total_tokens":150,"prompt_tokens_details":{"cached_tokens":64,"audio_tokens":null},"completion_tokens_details":{"reasoning_tokens":12,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}}}"#,
+            r#"{"id":null,"object":"chat.completion","created":0,"model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":0,"total_tokens":1,"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_tokens":0}},"system_fingerprint":null}"#,
+        ];
+        crate::wire::mutations::assert_reads_as_serde(
+            &seeds,
+            40,
+            |t| ChatResponse::from_layout(t).map(|r| format!("{r:?}")),
+            |t| serde_json::from_str::<ChatResponse>(t).map(|r| format!("{r:?}")),
+        );
+        // Other layouts are left to the scan.
+        for other in RESPONSE_SEEDS[1..].iter().copied().chain([
+            &*RESPONSE_SEEDS[0].replace(
+                r#""audio_tokens":0},"completion"#,
+                r#""audio_tokens":0,"text_tokens":5},"completion"#,
+            ),
+            &*RESPONSE_SEEDS[0].replace(r#""created":1741569952"#, r#""created":-1"#),
+            &*RESPONSE_SEEDS[0].replace(r#""index":0"#, r#""index":4294967296"#),
+            &format!("{} x", RESPONSE_SEEDS[0]),
+        ]) {
+            assert!(ChatResponse::from_layout(other).is_none(), "{other}");
+        }
+        // And what parse_chat_response makes of the layout is what it makes of the
+        // same response in another layout.
+        for seed in seeds {
+            let spaced = seed.replacen('{', "{ ", 1);
+            assert!(ChatResponse::from_layout(&spaced).is_none());
+            assert_eq!(
+                format!("{:?}", parse_chat_response(seed.as_bytes(), false)),
+                format!("{:?}", parse_chat_response(spaced.as_bytes(), false)),
+            );
+        }
+    }
+
+    #[test]
     fn responses_the_fast_reading_leaves_to_serde_json() {
         for text in [
             r#"{"usage":{"prompt_tokens":-0}}"#,
@@ -1664,6 +1809,7 @@ mod tests {
             &CONTENT_SEEDS[1].replace(r#""index":2"#, r#""index":02"#),
             &CONTENT_SEEDS[1].replace(r#""created":1"#, r#""created":-1"#),
             &CONTENT_SEEDS[1].replace(r#""created":1"#, r#""created":1.5"#),
+            &CONTENT_SEEDS[1].replace(r#""created":1"#, r#""created":99999999999999999999"#),
             &CONTENT_SEEDS[1].replace(r#"}]}"#, r#"}],"usage":{"total_tokens":3}}"#),
             &CONTENT_SEEDS[1].replace(r#"}]}"#, r#"}],"error":null}"#),
             &format!("{} ", CONTENT_SEEDS[1]),
