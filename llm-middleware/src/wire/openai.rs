@@ -681,24 +681,23 @@ impl ChatResponse {
                 s.exactly(",")?;
             }
         }
-        s.exactly(r#","usage":{"prompt_tokens":"#)?;
-        let prompt_tokens = s.opt_i64()?;
-        s.exactly(r#","completion_tokens":"#)?;
-        let completion_tokens = s.opt_i64()?;
-        s.exactly(r#","total_tokens":"#)?;
-        s.opt_i64()?;
-        s.exactly(r#","prompt_tokens_details":{"cached_tokens":"#)?;
-        let cached_tokens = s.opt_i64()?;
-        s.exactly(r#","audio_tokens":"#)?;
-        let audio_in = s.opt_i64()?;
-        s.exactly(r#"},"completion_tokens_details":{"reasoning_tokens":"#)?;
-        let reasoning_tokens = s.opt_i64()?;
-        s.exactly(r#","audio_tokens":"#)?;
-        let audio_out = s.opt_i64()?;
-        s.exactly(r#","accepted_prediction_tokens":"#)?;
-        s.opt_i64()?;
-        s.exactly(r#","rejected_prediction_tokens":"#)?;
-        s.opt_i64()?;
+        // A count (or `null`) after the literal part before it.
+        let count = |s: &mut Scan<'_>, part: &str| {
+            s.exactly(part)?;
+            s.opt_i64()
+        };
+        let prompt_tokens = count(&mut s, r#","usage":{"prompt_tokens":"#)?;
+        let completion_tokens = count(&mut s, r#","completion_tokens":"#)?;
+        count(&mut s, r#","total_tokens":"#)?;
+        let cached_tokens = count(&mut s, r#","prompt_tokens_details":{"cached_tokens":"#)?;
+        let audio_in = count(&mut s, r#","audio_tokens":"#)?;
+        let reasoning_tokens = count(
+            &mut s,
+            r#"},"completion_tokens_details":{"reasoning_tokens":"#,
+        )?;
+        let audio_out = count(&mut s, r#","audio_tokens":"#)?;
+        count(&mut s, r#","accepted_prediction_tokens":"#)?;
+        count(&mut s, r#","rejected_prediction_tokens":"#)?;
         s.exactly("}}")?;
         let service_tier = match present(&mut s, r#","service_tier":"#) {
             true => opt_string(&mut s)?,
