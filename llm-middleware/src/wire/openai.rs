@@ -637,18 +637,21 @@ impl ChatResponse {
 impl ChatResponse {
     /// A chat completion written as OpenAI writes it:
     /// `{"id":…,"object":"chat.completion","created":N,"model":…,"choices":[…],` then
-    /// `"usage":{…}`, and the service tier and fingerprint if present, and `}`.
+    /// `"usage":{…}`, and the service tier and fingerprint if present, and `}`
+    /// (whitespace may follow it).
     ///
     /// - Each choice is `{"index":N,"message":…,"logprobs":…,"finish_reason":…}`. The
-    ///   message and the logprobs are not kept: they are checked and passed over, as
-    ///   [`ChatResponse::scan`] does, so any message reads here (text, tool calls).
+    ///   message and the logprobs are not kept: they are checked and passed over as
+    ///   [`ChatResponse::scan`] passes over them, so a message the scan takes (text,
+    ///   tool calls) reads here too.
     /// - The usage has the three counts, then the two details objects with the counts
     ///   OpenAI writes today.
     ///
     /// The text is read from that layout: its literal parts are compared, the values
-    /// read as anywhere else. `None` for any other layout, which is then read by
-    /// [`ChatResponse::scan`]. A response of this layout is valid JSON that the scan
-    /// and serde read as this response.
+    /// read as anywhere else. `None` for any other layout and for what the scanner
+    /// declines (nesting past its depth, surrogate escapes), which is then read by
+    /// [`ChatResponse::scan`] or serde. What this reads is valid JSON that serde reads
+    /// as the same response.
     fn from_layout(text: &str) -> Option<ChatResponse> {
         let mut s = Scan::new(text);
         let present = |s: &mut Scan<'_>, part: &str| s.exactly(part).is_some();
