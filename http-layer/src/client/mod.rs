@@ -30,7 +30,7 @@ use aitrace_core::conventions;
 use aitrace_core::emit::OtelSpan;
 use http::{Extensions, HeaderMap, Method, StatusCode, Version};
 use opentelemetry::trace::SpanKind;
-use opentelemetry::KeyValue;
+use opentelemetry::{Context, KeyValue};
 
 use crate::attributes::{protocol_version, push_method, SecretParams};
 use crate::headers::HeaderCapture;
@@ -152,7 +152,8 @@ impl ClientConfig {
             (None, None) => Cow::Borrowed(method),
         };
         (
-            OtelSpan::start(name, SpanKind::Client, attributes),
+            // Room for the status code, the protocol version and `error.type`.
+            OtelSpan::start_with_room(&Context::current(), name, SpanKind::Client, attributes, 3),
             propagate,
         )
     }

@@ -361,7 +361,8 @@ fn start_span(parent: &opentelemetry::Context, parts: &Parts, config: &ServerCon
         .headers
         .record(&parts.headers, &config.secret_params, &mut attributes);
     let name = conventions::http_server_span_name(method, route);
-    OtelSpan::start_with_parent(parent, name, SpanKind::Server, attributes)
+    // Room for the status code and `error.type`, set when the response comes.
+    OtelSpan::start_with_room(parent, name, SpanKind::Server, attributes, 2)
 }
 
 /// The original client: the first `Forwarded: for=` or `X-Forwarded-For` entry, else
