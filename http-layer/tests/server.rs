@@ -454,3 +454,82 @@ async fn inner_errors_panics_cancellation_and_dropped_bodies_end_the_span() {
         assert_eq!(span.parent_span_id, root_id);
     }
 }
+
+/// `client.address` is the original client a proxy names: the first `for=` of
+/// `Forwarded` (quoted, with a port, IPv6 in brackets), else the first entry of
+/// `X-Forwarded-For`, else the peer axum saw.
+#[tokio::test]
+async fn client_address_comes_from_forwarded_then_x_forwarded_for_then_the_peer() {
+    let t = setup();
+    let addr = serve(
+        Router::new()
+            .route("/who/{case}", get(|| async { "ok" }))
+            .layer(ServerLayer::new()),
+    )
+    .await;
+    let client = traced_client();
+    // The path's last segment, the headers sent, the client address expected.
+    type Case = (
+        &'static str,
+        &'static [(&'static str, &'static str)],
+        &'static str,
+    );
+    let cases: [Case; 5] = [
+        (
+            "forwarded",
+            &[(
+                "forwarded",
+                r#"for="192.0.2.60:4711";proto=http, for=198.51.100.17"#,
+            )],
+            "192.0.2.60",
+        ),
+        (
+            "forwarded-ipv6",
+            &[("forwarded", r#"proto=https;for="[2001:db8:cafe::17]:4711""#)],
+            "2001:db8:cafe::17",
+        ),
+        (
+            "xff",
+            &[("x-forwarded-for", "203.0.113.195, 70.41.3.18")],
+            "203.0.113.195",
+        ),
+        (
+            "both",
+            &[
+                ("x-forwarded-for", "203.0.113.195"),
+                ("forwarded", "for=192.0.2.43"),
+            ],
+            "192.0.2.43",
+        ),
+        ("peer", &[], "127.0.0.1"),
+    ];
+    let root = tracing::info_span!("client addresses");
+    async {
+        for (case, headers, _) in &cases {
+            let mut request = client.get(format!("http://{addr}/who/{case}"));
+            for (name, value) in *headers {
+                request = request.header(*name, *value);
+            }
+            request.send().await.expect("request");
+        }
+    }
+    .instrument(root.clone())
+    .await;
+    let (trace_id, _) = ids_of(&root);
+    drop(root);
+    let spans = wait_for_spans(&t.exporter, trace_id, 2 * cases.len()).await;
+    for (case, _, expected) in cases {
+        let server = spans
+            .iter()
+            .find(|s| {
+                s.span_kind == SpanKind::Server
+                    && attr_str(s, "url.path").as_deref() == Some(&*format!("/who/{case}"))
+            })
+            .unwrap_or_else(|| panic!("no server span for {case}"));
+        assert_eq!(
+            attr_str(server, "client.address").as_deref(),
+            Some(expected),
+            "{case}"
+        );
+    }
+}

@@ -388,7 +388,8 @@ fn client_address(parts: &Parts) -> Option<String> {
     }
     if let Some(xff) = parts
         .headers
-        .get("x-forwarded-for")
+        // A name made once: `get(&str)` would check and fold its text on every request.
+        .get(&const { http::HeaderName::from_static("x-forwarded-for") })
         .and_then(|h| h.to_str().ok())
     {
         let first = xff.split(',').next().unwrap_or_default().trim();
