@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::time::SystemTime;
 
 use aitrace_insight::tracefile::{rotated_set, set_stem, ReadStats, SpanReader, SpanRecord};
-use aitrace_insight::{Filter, REPORT_ATTRIBUTES};
+use aitrace_insight::Filter;
 
 use crate::args::Input;
 use crate::Failure;
@@ -123,7 +123,7 @@ impl Fields {
     fn reader<R: std::io::BufRead>(self, reader: R) -> SpanReader<R> {
         let reader = SpanReader::new(reader);
         match self {
-            Fields::Reports => reader.only_attributes(REPORT_ATTRIBUTES).keep_events(false),
+            Fields::Reports => reader.for_reports(),
             Fields::All => reader,
         }
     }

@@ -14,7 +14,7 @@ use std::path::Path;
 use std::time::Duration;
 
 use aitrace_insight::tracefile::{self, LineSpans, SpanReader};
-use aitrace_insight::{chrome, tree, CostReport, Filter, Trace, REPORT_ATTRIBUTES};
+use aitrace_insight::{chrome, tree, CostReport, Filter, Trace};
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use opentelemetry_proto::tonic::collector::trace::v1::ExportTraceServiceRequest;
 
@@ -30,7 +30,7 @@ fn reader(path: &Path, fields: Fields) -> SpanReader<BufReader<std::fs::File>> {
     let file = std::fs::File::open(path).expect("open");
     let reader = SpanReader::new(BufReader::with_capacity(256 * 1024, file));
     match fields {
-        Fields::Reports => reader.only_attributes(REPORT_ATTRIBUTES).keep_events(false),
+        Fields::Reports => reader.for_reports(),
         Fields::All => reader,
     }
 }

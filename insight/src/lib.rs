@@ -60,7 +60,7 @@ use aitrace_core::conventions as c;
 
 /// The span attributes that [`tree`], [`CostReport`] and [`Filter`] read (through
 /// [`SpanRecord`](tracefile::SpanRecord)'s helpers: model, operation, errors). A
-/// reader keeping only these ([`SpanReader::only_attributes`], and no events) gives
+/// reader keeping only these and no events ([`SpanReader::for_reports`]) gives
 /// the same trees and cost reports in less time and memory; [`chrome`] export writes
 /// every attribute and event, so it reads them all.
 ///
@@ -70,22 +70,18 @@ use aitrace_core::conventions as c;
 ///
 /// ```
 /// use aitrace_insight::tracefile::SpanReader;
-/// use aitrace_insight::{tree, Filter, REPORT_ATTRIBUTES};
+/// use aitrace_insight::{tree, Filter};
 ///
 /// let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"traceId":"0af7651916cd43dd8448eb211c80319c","spanId":"b7ad6b7169203331","name":"chat gpt-4o","startTimeUnixNano":"1000000","endTimeUnixNano":"251000000","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.usage.input_tokens","value":{"intValue":"12"}},{"key":"gen_ai.response.id","value":{"stringValue":"chatcmpl-1"}}]}]}]}]}"#;
 /// let read = |reader: SpanReader<&[u8]>| {
 ///     tree::render(&Filter::default().apply(reader), &tree::TreeOptions::default())
 /// };
 /// let all = read(SpanReader::new(line.as_bytes()));
-/// let some = read(
-///     SpanReader::new(line.as_bytes())
-///         .only_attributes(REPORT_ATTRIBUTES)
-///         .keep_events(false),
-/// );
+/// let some = read(SpanReader::new(line.as_bytes()).for_reports());
 /// assert_eq!(all, some);
 /// ```
 ///
-/// [`SpanReader::only_attributes`]: tracefile::SpanReader::only_attributes
+/// [`SpanReader::for_reports`]: tracefile::SpanReader::for_reports
 pub const REPORT_ATTRIBUTES: &[&str] = &[
     // Kinds of span, and the model.
     c::GEN_AI_OPERATION_NAME,

@@ -514,6 +514,24 @@ impl<R: BufRead> SpanReader<R> {
         self
     }
 
+    /// Keeps what the reports read, as `aitrace tree` and `aitrace cost` read files:
+    /// the attributes of [`REPORT_ATTRIBUTES`](crate::REPORT_ATTRIBUTES) and no events
+    /// ([`only_attributes`](SpanReader::only_attributes) and
+    /// [`keep_events`](SpanReader::keep_events)).
+    ///
+    /// ```
+    /// use aitrace_insight::tracefile::SpanReader;
+    ///
+    /// let line = r#"{"resourceSpans":[{"scopeSpans":[{"spans":[{"name":"chat","attributes":[{"key":"gen_ai.operation.name","value":{"stringValue":"chat"}},{"key":"gen_ai.prompt","value":{"stringValue":"a long prompt"}}]}]}]}]}"#;
+    /// let spans: Vec<_> = SpanReader::new(line.as_bytes()).for_reports().collect();
+    /// assert_eq!(spans[0].operation(), Some("chat"));
+    /// assert_eq!(spans[0].attributes.len(), 1);
+    /// ```
+    pub fn for_reports(self) -> Self {
+        self.only_attributes(crate::REPORT_ATTRIBUTES)
+            .keep_events(false)
+    }
+
     /// Counts so far (final once the iterator has returned `None`).
     pub fn stats(&self) -> &ReadStats {
         &self.stats

@@ -694,6 +694,10 @@ fn reports_read_the_same_from_report_attributes_alone() {
                 .keep_events(false)
         })
     };
+    assert_eq!(
+        reports(&text, |bytes| SpanReader::new(bytes).for_reports()),
+        full
+    );
     assert_eq!(only(REPORT_ATTRIBUTES), full);
     for key in REPORT_ATTRIBUTES {
         let fewer: Vec<&str> = REPORT_ATTRIBUTES
